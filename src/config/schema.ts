@@ -155,19 +155,6 @@ export const configSchema = z
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),
-  })
-  .superRefine((cfg, ctx) => {
-    for (const [name, route] of Object.entries(cfg.routes)) {
-      route.targets.forEach((t, i) => {
-        if (!(t.provider in cfg.providers)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['routes', name, 'targets', i, 'provider'],
-            message: `unknown provider "${t.provider}"; expected one of: ${Object.keys(cfg.providers).join(', ') || '(none defined)'}`,
-          });
-        }
-      });
-    }
   });
 
 export type RouterConfig = z.infer<typeof configSchema>;
@@ -177,3 +164,29 @@ export type AzureProviderConfig = z.infer<typeof azureProviderSchema>;
 export type LlamaProviderConfig = z.infer<typeof llamaProviderSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
+
+/**
+ * Cross-field checks zod cannot express per field. Run on the raw tree so they are reported
+ * together with field errors (zod skips refinements once a field fails).
+ */
+export function crossCheckConfig(raw: unknown): Array<{ path: Array<string | number>; message: string }> {
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  if (!raw || typeof raw !== 'object') return out;
+  const { providers, routes } = raw as { providers?: unknown; routes?: unknown };
+  const known = providers && typeof providers === 'object' ? Object.keys(providers) : [];
+  if (!routes || typeof routes !== 'object') return out;
+  for (const [name, route] of Object.entries(routes)) {
+    const targets = (route as { targets?: unknown } | null)?.targets;
+    if (!Array.isArray(targets)) continue;
+    targets.forEach((t: unknown, i) => {
+      const provider = (t as { provider?: unknown } | null)?.provider;
+      if (typeof provider === 'string' && !known.includes(provider)) {
+        out.push({
+          path: ['routes', name, 'targets', i, 'provider'],
+          message: `unknown provider "${provider}"; expected one of: ${known.join(', ') || '(none defined)'}`,
+        });
+      }
+    });
+  }
+  return out;
+}

@@ -20,6 +20,8 @@ export interface Capabilities {
   maxChoices: number;
   /** Accepts image content parts. */
   vision: boolean;
+  /** Drops old turns itself to fit its context, so the router need not skip it for length. */
+  compactsHistory?: boolean;
 }
 
 export interface CallOptions {

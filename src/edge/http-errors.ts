@@ -1,0 +1,60 @@
+import type { ProviderError } from '../core/provider-error.js';
+import { RouteError } from '../routing/route-error.js';
+import { WireValidationError } from '../wire/openai-wire.js';
+import { isProviderError } from '../core/provider-error.js';
+
+/** OpenAI's error body: the only error shape an app ever sees. */
+export interface WireError {
+  status: number;
+  body: { error: { message: string; type: string; param: string | null; code: string | null } };
+  headers?: Record<string, string>;
+}
+
+export function wireError(status: number, message: string, type: string, param: string | null = null, code: string | null = null): WireError {
+  return { status, body: { error: { message, type, param, code } } };
+}
+
+function fromProviderError(err: ProviderError): WireError {
+  const retryAfter = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : undefined;
+  switch (err.kind) {
+    case 'invalid_request':
+      // The upstream judged the request itself invalid: the app's to fix.
+      return wireError(400, err.message, 'invalid_request_error', err.param ?? null, err.code ?? null);
+    case 'rate_limit':
+    case 'capacity':
+      return { ...wireError(429, err.message, 'rate_limit_error', null, err.kind === 'capacity' ? 'capacity_exceeded' : 'rate_limit_exceeded'), headers: retryAfter };
+    case 'timeout':
+      return wireError(504, err.message, 'timeout_error', null, 'upstream_timeout');
+    case 'breaker_open':
+      return { ...wireError(503, err.message, 'service_unavailable', null, 'no_healthy_upstream'), headers: retryAfter };
+    case 'auth':
+      // The router's own credentials were refused upstream: not the app's fault.
+      return wireError(502, err.message, 'upstream_error', null, 'upstream_auth_failed');
+    case 'not_found':
+      return wireError(502, err.message, 'upstream_error', null, 'upstream_model_not_found');
+    case 'aborted':
+      return wireError(499, err.message, 'request_aborted', null, 'client_closed_request');
+    case 'server':
+    case 'network':
+      return wireError(502, err.message, 'upstream_error', null, err.kind === 'network' ? 'upstream_unreachable' : 'upstream_error');
+  }
+}
+
+/** Maps anything thrown while serving a request to the error the app gets. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof WireValidationError) return wireError(400, err.message, 'invalid_request_error', err.param, 'invalid_value');
+  if (err instanceof RouteError) {
+    switch (err.reason) {
+      case 'unknown_route':
+        return wireError(404, err.message, 'invalid_request_error', 'model', 'model_not_found');
+      case 'no_capable_target':
+        return wireError(400, err.message, 'invalid_request_error', null, 'unsupported_by_route');
+      case 'no_available_target':
+        return { ...wireError(503, err.message, 'service_unavailable', null, 'no_healthy_upstream'), headers: { 'retry-after': '5' } };
+      case 'exhausted':
+        return err.last ? fromProviderError(err.last) : wireError(502, err.message, 'upstream_error', null, 'upstream_error');
+    }
+  }
+  if (isProviderError(err)) return fromProviderError(err);
+  return wireError(500, 'The router failed to process the request.', 'server_error', null, 'internal_error');
+}

@@ -1,0 +1,25 @@
+import type { ServerResponse } from 'node:http';
+
+/** Writes one SSE event, waiting for the socket to drain when it is backed up. */
+export async function writeEvent(res: ServerResponse, data: string): Promise<void> {
+  if (res.destroyed || res.writableEnded) return;
+  if (!res.write(`data: ${data}\n\n`)) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+}
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  // Tells nginx-style proxies not to buffer the stream.
+  'x-accel-buffering': 'no',
+} as const;

@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+/** All router metrics, on a registry of their own so tests and several apps never collide. */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'llm_router_' });
+  const p = 'llm_router_';
+  return {
+    registry,
+    requests: new Counter({
+      name: `${p}requests_total`,
+      help: 'Chat requests by route, provider that answered (or "none") and outcome.',
+      labelNames: ['route', 'provider', 'outcome', 'stream'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: `${p}request_duration_seconds`,
+      help: 'Whole request time as the app saw it (to last byte).',
+      labelNames: ['route', 'provider', 'stream'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    timeToFirstToken: new Histogram({
+      name: `${p}time_to_first_token_seconds`,
+      help: 'Time from request to the first streamed token sent to the app.',
+      labelNames: ['route', 'provider'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    overhead: new Histogram({
+      name: `${p}overhead_seconds`,
+      help: 'Router overhead: total time minus time spent waiting on upstreams and backoff.',
+      labelNames: ['route', 'stream'] as const,
+      buckets: OVERHEAD_BUCKETS,
+      registers: [registry],
+    }),
+    upstreamLatency: new Histogram({
+      name: `${p}upstream_duration_seconds`,
+      help: 'Time of each upstream attempt, by target and outcome kind.',
+      labelNames: ['provider', 'model', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: `${p}tokens_total`,
+      help: 'Tokens by route, provider and type (prompt, completion); shadow calls are counted under traffic="shadow".',
+      labelNames: ['route', 'provider', 'type', 'traffic'] as const,
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: `${p}fallbacks_total`,
+      help: 'Moves from one target to the next, by route, from, to and error kind.',
+      labelNames: ['route', 'from', 'to', 'kind'] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: `${p}retries_total`,
+      help: 'Retries on the same target, by provider and error kind.',
+      labelNames: ['provider', 'model', 'kind'] as const,
+      registers: [registry],
+    }),
+    streamErrors: new Counter({
+      name: `${p}stream_errors_total`,
+      help: 'Streams that failed after the app had received bytes (ended with an error event).',
+      labelNames: ['route', 'provider', 'kind'] as const,
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: `${p}config_reloads_total`,
+      help: 'Config reloads by result.',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    providerUp: new Gauge({
+      name: `${p}provider_enabled`,
+      help: '1 when a configured provider is enabled, 0 when disabled (e.g. credentials unset).',
+      labelNames: ['provider', 'kind'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

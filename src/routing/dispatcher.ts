@@ -1,0 +1,191 @@
+import type { ChatRequest } from '../core/chat-request.js';
+import type { ChatChunk, ChatResponse, ChatStream } from '../core/chat-response.js';
+import { ProviderError, isProviderError } from '../core/provider-error.js';
+import type { CallNotes, Provider, Target } from '../core/provider.js';
+import type { RouteConfig } from '../config/schema.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Attempt } from './attempts.js';
+import { backoffDelay, sleep } from './backoff.js';
+import { countPromptTokens, unfitReason } from './fit.js';
+import { RouteError } from './route-error.js';
+import { openGate, type TargetGate } from './target-gate.js';
+import { firstThenRest, withIdleTimeout } from './stream-guards.js';
+import { orderTargets } from './strategy.js';
+
+export interface DispatcherDeps {
+  routes: Record<string, RouteConfig>;
+  providers: ReadonlyMap<string, Provider>;
+  /** Providers configured but off, with why. */
+  disabled: ReadonlyMap<string, string>;
+  gate?: TargetGate;
+  metrics?: Metrics;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Served {
+  target: Target;
+  attempts: Attempt[];
+  /** Time spent waiting on upstreams and backoff, for the overhead figure. */
+  upstreamMs: number;
+  notes?: CallNotes;
+}
+
+export interface RoutedResponse extends Served {
+  response: ChatResponse;
+}
+
+export interface RoutedStream extends Served {
+  /** Already holds its first chunk: failover is over once the app sees it. */
+  stream: ChatStream;
+}
+
+type Call<T> = (provider: Provider, target: Target, signal: AbortSignal) => Promise<T>;
+
+/** The routing engine: pick targets, retry, fall back, record. */
+export function createDispatcher(deps: DispatcherDeps) {
+  const now = deps.now ?? (() => performance.now());
+  const random = deps.random ?? Math.random;
+  const gate = deps.gate ?? openGate;
+
+  function candidates(req: ChatRequest): { route: RouteConfig; targets: Target[] } {
+    const route = deps.routes[req.model];
+    if (!route) {
+      throw new RouteError('unknown_route', `The model '${req.model}' does not exist or you do not have access to it.`, [], undefined, 'model');
+    }
+    let tokens: number | undefined;
+    const promptTokens = () => (tokens ??= countPromptTokens(req));
+    const capable: Target[] = [];
+    const unfit: string[] = [];
+    for (const t of route.targets) {
+      const provider = deps.providers.get(t.provider);
+      if (!provider) continue;
+      const why = unfitReason(req, provider.capabilities(t.model), promptTokens);
+      if (why) unfit.push(`${t.provider}/${t.model}: ${why}`);
+      else capable.push({ provider: t.provider, model: t.model });
+    }
+    if (!capable.length) {
+      const enabled = route.targets.filter((t) => deps.providers.has(t.provider));
+      if (!enabled.length) {
+        const why = route.targets.map((t) => `${t.provider}: ${deps.disabled.get(t.provider) ?? 'not configured'}`).join('; ');
+        throw new RouteError('no_available_target', `No provider of route '${req.model}' is enabled (${why}).`);
+      }
+      throw new RouteError('no_capable_target', `No target of route '${req.model}' can serve this request (${unfit.join('; ')}).`);
+    }
+    const admitted = capable.filter((t) => gate.admits(req.model, t));
+    if (!admitted.length) {
+      throw new RouteError('no_available_target', `Every provider of route '${req.model}' is unavailable (circuit open); try again shortly.`);
+    }
+    const weights = new Map(route.targets.map((t) => [`${t.provider}/${t.model}`, t.weight]));
+    return { route, targets: orderTargets(route.strategy, admitted, (t) => weights.get(`${t.provider}/${t.model}`) ?? 1, random) };
+  }
+
+  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>): Promise<Served & { value: T }> {
+    const { route, targets } = candidates(req);
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(route.timeoutMs)]);
+    const attempts: Attempt[] = [];
+    let upstreamMs = 0;
+    let last: ProviderError | undefined;
+    for (const [ti, target] of targets.entries()) {
+      const provider = deps.providers.get(target.provider)!;
+      for (let attempt = 1; attempt <= route.retry.attempts; attempt++) {
+        const started = now();
+        try {
+          const value = await call(provider, target, deadline);
+          const ms = now() - started;
+          upstreamMs += ms;
+          attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
+          gate.record(req.model, target, { ok: true, ms });
+          deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
+          return { value, target, attempts, upstreamMs };
+        } catch (raw) {
+          const ms = now() - started;
+          upstreamMs += ms;
+          const err = toProviderError(raw, target.provider, signal, deadline);
+          last = err;
+          attempts.push({ provider: target.provider, model: target.model, outcome: err.kind, ms, message: err.message });
+          deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: err.kind }, ms / 1000);
+          if (err.kind === 'aborted') throw err;
+          gate.record(req.model, target, { ok: false, ms, error: err });
+          if (!err.retryable || deadline.aborted) break;
+          if (attempt < route.retry.attempts) {
+            const delay = backoffDelay(attempt, route.retry, random, err.retryAfterMs);
+            // A wait longer than the retry budget allows is better spent on the next target.
+            if (delay > route.retry.maxDelayMs) break;
+            deps.metrics?.retries.inc({ provider: target.provider, model: target.model, kind: err.kind });
+            const waitStart = now();
+            await sleep(delay, deadline).catch(() => {});
+            upstreamMs += now() - waitStart;
+            if (deadline.aborted) break;
+          }
+        }
+      }
+      if (signal.aborted) throw new ProviderError({ kind: 'aborted', provider: target.provider, message: 'client closed the request' });
+      if (deadline.aborted || !last?.retryable) break;
+      const next = targets[ti + 1];
+      if (next) deps.metrics?.fallbacks.inc({ route: req.model, from: `${target.provider}/${target.model}`, to: `${next.provider}/${next.model}`, kind: last.kind });
+    }
+    if (deadline.aborted && !signal.aborted && last?.kind !== 'timeout') {
+      last = new ProviderError({ kind: 'timeout', provider: last?.provider ?? 'router', message: `route '${req.model}' deadline of ${route.timeoutMs} ms exceeded` });
+    }
+    throw new RouteError('exhausted', last?.message ?? 'all targets failed', attempts, last);
+  }
+
+  return {
+    /** Names of the routes apps may call. */
+    routeNames: (): string[] => Object.keys(deps.routes),
+
+    async chat(req: ChatRequest, signal: AbortSignal): Promise<RoutedResponse> {
+      const r = await run(req, signal, (p, t, s) => p.chat(req, t, { signal: s }));
+      gate.served?.(req.model, req, r.target);
+      return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
+    },
+
+    /**
+     * Opens a stream and waits for its first chunk: until then a failure falls back like any
+     * other; after it, failures surface from the iterator for the edge to report in-stream.
+     */
+    async stream(req: ChatRequest, signal: AbortSignal): Promise<RoutedStream> {
+      const route = deps.routes[req.model];
+      const r = await run(req, signal, async (p, t, deadline) => {
+        // The upstream call gets its own signal: until the first chunk it follows the route
+        // deadline and the first-token timer; after it, only the app leaving ends it.
+        const ctl = new AbortController();
+        const follow = () => ctl.abort(deadline.reason);
+        deadline.addEventListener('abort', follow, { once: true });
+        const timer = setTimeout(() => ctl.abort(new DOMException('first token timeout', 'TimeoutError')), route?.firstTokenTimeoutMs ?? 30_000);
+        try {
+          const stream = await p.stream(req, t, { signal: ctl.signal });
+          const chunks = await firstThenRest(stream.chunks, ctl.signal, t.provider);
+          signal.addEventListener('abort', () => ctl.abort(signal.reason), { once: true });
+          return { ...stream, chunks };
+        } catch (err) {
+          ctl.abort();
+          throw err;
+        } finally {
+          clearTimeout(timer);
+          deadline.removeEventListener('abort', follow);
+        }
+      });
+      gate.served?.(req.model, req, r.target);
+      const idleMs = route?.idleTimeoutMs ?? 30_000;
+      const chunks: AsyncIterable<ChatChunk> = withIdleTimeout(r.value.chunks, idleMs, r.target.provider);
+      return { stream: { ...r.value, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
+    },
+  };
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;
+
+function toProviderError(raw: unknown, provider: string, client: AbortSignal, deadline: AbortSignal): ProviderError {
+  if (client.aborted) return new ProviderError({ kind: 'aborted', provider, message: 'client closed the request' });
+  if (isProviderError(raw)) {
+    // An abort caused by the router's own deadline or first-token timer is a timeout, not the app leaving.
+    if (raw.kind === 'aborted') return new ProviderError({ kind: 'timeout', provider, message: `${provider}: timed out waiting for the upstream`, cause: raw });
+    return raw;
+  }
+  if (deadline.aborted || (raw instanceof Error && raw.name === 'TimeoutError')) {
+    return new ProviderError({ kind: 'timeout', provider, message: `${provider}: timed out waiting for the upstream` });
+  }
+  return new ProviderError({ kind: 'server', provider, message: `${provider}: ${raw instanceof Error ? raw.message : 'unexpected failure'}`, cause: raw });
+}
