@@ -8,6 +8,7 @@ import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createServer } from './server.js';
 import { ensureTinyModel } from '../scripts/gguf/ensure-tiny-model.js';
+import { createProvider } from '../providers/registry.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   if (usesLocal) await ensureTinyModel(path.join(repoRoot, 'models/tiny.gguf'));
 
   const metrics = createMetrics({ defaultMetrics: true });
-  const server = createServer(loaded, { logger, metrics });
+  const server = createServer(loaded, { logger, metrics, buildProvider: createProvider });
   await server.listen(port, host);
   logger.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${server.port()}`, routes: Object.keys(loaded.config.routes) }, 'llm-router listening');
 

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createProvider } from '../providers/registry.js';
 import type { LoadedConfig } from './config/load-config.js';
 import { createApp } from './edge/app.js';
 import type { Metrics } from './observability/metrics.js';
@@ -10,14 +9,14 @@ import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 export interface ServerDeps {
   logger: Logger;
   metrics: Metrics;
-  buildProvider?: RuntimeDeps['buildProvider'];
+  buildProvider: RuntimeDeps['buildProvider'];
   random?: () => number;
 }
 
 /** Wires config, providers, runtime and app; used by main.ts and by integration tests. */
 export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const runtime = createRuntime(loaded, {
-    buildProvider: deps.buildProvider ?? createProvider,
+    buildProvider: deps.buildProvider,
     logger: deps.logger,
     metrics: deps.metrics,
     random: deps.random,
