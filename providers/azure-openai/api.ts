@@ -1,0 +1,54 @@
+/**
+ * Where and how to call Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/chat/completions
+ * ?api-version=…` with an `api-key` header (or an Entra ID bearer token). Everything else is
+ * the OpenAI adapter's.
+ */
+import { AzureOpenAI } from 'openai';
+import type { AzureProviderConfig } from '../../src/config/schema.js';
+import { baseClientOptions, probeModels, type UpstreamApi } from '../openai/api.js';
+
+/** The deployment serving `model`: the configured one, else a deployment named like the model. */
+export function deploymentFor(config: AzureProviderConfig, model: string): string {
+  return config.deployments[model] ?? model;
+}
+
+export function buildAzureClient(config: AzureProviderConfig): AzureOpenAI {
+  const { adToken, apiKey } = config;
+  // baseURL rather than `endpoint`: the SDK would otherwise also read OPENAI_BASE_URL from the
+  // environment and refuse to start when both are set.
+  const baseURL = `${config.endpoint.replace(/\/+$/, '')}/openai`;
+  return new AzureOpenAI({
+    ...baseClientOptions(config.timeoutMs, config.headers),
+    baseURL,
+    apiVersion: config.apiVersion,
+    ...(apiKey
+      ? { apiKey }
+      : {
+          azureADTokenProvider: async () => adToken ?? '',
+          // null, not undefined: undefined makes the SDK fall back to AZURE_OPENAI_API_KEY from the
+          // environment, and a key next to a token provider is refused as ambiguous.
+          apiKey: null as unknown as undefined,
+        }),
+  });
+}
+
+/** The Azure upstream: one client, the deployment in the path, no key rotation. */
+export function createAzureApi(providerId: string, config: AzureProviderConfig): UpstreamApi {
+  if (!config.apiKey && !config.adToken) throw new Error(`provider "${providerId}": no apiKey or adToken configured`);
+  const client = buildAzureClient(config);
+  const api: UpstreamApi = {
+    providerId,
+    secrets: [config.apiKey, config.adToken].filter((s): s is string => !!s),
+    timeoutMs: config.timeoutMs,
+    chatRoute: (model) => {
+      const deployment = deploymentFor(config, model);
+      // The explicit deployments path is left alone by AzureOpenAI.buildRequest; the body names
+      // the deployment too, as the SDK itself would send it.
+      return { path: `/deployments/${encodeURIComponent(deployment)}/chat/completions`, model: deployment };
+    },
+    withClient: (call) => call(client),
+    // GET {endpoint}/openai/models?api-version=…: cheap, and fails on a bad key or endpoint.
+    health: () => probeModels(client, api),
+  };
+  return api;
+}

@@ -1,0 +1,206 @@
+/**
+ * What to send to an OpenAI-style chat completions endpoint and how to read the answer, for
+ * OpenAI and Azure alike (where to send it is api.ts's business). The body is built and the
+ * answer read only through src/wire/openai-wire.ts; every failure goes through the one
+ * classifier, so callers only ever see ProviderErrors.
+ */
+import { APIUserAbortError } from 'openai';
+import type { ChatRequest } from '../../src/core/chat-request.js';
+import type { ChatChunk, ChatResponse, ChatStream } from '../../src/core/chat-response.js';
+import type { ProviderError } from '../../src/core/provider-error.js';
+import type { CallOptions, Target } from '../../src/core/provider.js';
+import { fromWireChunk, fromWireResponse, toWireRequest } from '../../src/wire/openai-wire.js';
+import { deadlineError, startDeadline, type Deadline, type UpstreamApi } from './api.js';
+import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Events read before `stream()` resolves while looking for the answering model (Azure opens with an empty one). */
+const MAX_HEAD_EVENTS = 8;
+
+/** A stream with Azure's prompt-filter results, which ChatStream has no field for yet. */
+export type UpstreamChatStream = ChatStream & { promptFilterResults?: unknown[] };
+
+function classify(api: UpstreamApi, err: unknown, signal: AbortSignal, deadline?: Deadline): ProviderError {
+  // The caller's abort wins over whatever the transport made of it (fetch rethrows custom reasons).
+  if (signal.aborted) return classifyOpenAIError(new APIUserAbortError(), api.providerId, { secrets: api.secrets });
+  const cause = deadline?.timedOut() ? deadlineError(api.timeoutMs) : err;
+  return classifyOpenAIError(cause, api.providerId, { secrets: api.secrets });
+}
+
+function parseBody(data: unknown): unknown {
+  // The SDK hands back text when the content-type is not JSON; some servers mislabel JSON.
+  return typeof data === 'string' ? JSON.parse(data) : data;
+}
+
+/** Reads a non-streamed answer; anything but a chat completion is an upstream failure. */
+function readAnswer(data: unknown): ChatResponse {
+  const json = parseBody(data);
+  if (isObj(json) && json.error != null && !Array.isArray(json.choices)) {
+    throw new UpstreamAnswerError('upstream answered 200 with an error body', json);
+  }
+  try {
+    return fromWireResponse(json);
+  } catch (err) {
+    throw new UpstreamAnswerError(`upstream answer is not a chat completion (${(err as Error).message})`);
+  }
+}
+
+/** One non-streamed call. */
+export function chatComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatResponse> {
+  const route = api.chatRoute(target.model);
+  const body = toWireRequest({ ...req, stream: false, includeUsage: false }, route.model);
+  return api.withClient(async (client) => {
+    const deadline = startDeadline(opts.signal, api.timeoutMs);
+    try {
+      const data = await client.post<unknown>(route.path, { body, signal: deadline.signal });
+      return readAnswer(data);
+    } catch (err) {
+      throw classify(api, err, opts.signal, deadline);
+    } finally {
+      deadline.dispose();
+    }
+  });
+}
+
+interface StreamHead {
+  events: unknown[];
+  ended: boolean;
+  id?: string;
+  model?: string;
+  systemFingerprint?: string | null;
+  promptFilterResults: unknown[];
+}
+
+/**
+ * Reads events until one names the answering model (OpenAI: the first; Azure: the second,
+ * after an event holding only prompt-filter results) so the router can name it before the
+ * first byte goes out. Read events are re-yielded by the chunk iterator.
+ */
+async function readHead(events: AsyncIterator<unknown>): Promise<StreamHead> {
+  const head: StreamHead = { events: [], ended: false, promptFilterResults: [] };
+  while (head.events.length < MAX_HEAD_EVENTS) {
+    const r = await events.next();
+    if (r.done) {
+      head.ended = true;
+      break;
+    }
+    head.events.push(r.value);
+    const ev = r.value;
+    if (!isObj(ev)) break; // the chunk iterator reports it
+    if (Array.isArray(ev.prompt_filter_results)) head.promptFilterResults.push(...ev.prompt_filter_results);
+    if (!head.id && typeof ev.id === 'string' && ev.id) head.id = ev.id;
+    if (head.systemFingerprint === undefined && ev.system_fingerprint !== undefined) head.systemFingerprint = ev.system_fingerprint as string | null;
+    if (typeof ev.model === 'string' && ev.model) {
+      head.model = ev.model;
+      break;
+    }
+    if (Array.isArray(ev.choices) && ev.choices.length) break;
+  }
+  return head;
+}
+
+/** One streamed call; resolves once the upstream answered 200 and named its model. */
+export function streamComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<UpstreamChatStream> {
+  const route = api.chatRoute(target.model);
+  const body = toWireRequest({ ...req, stream: true }, route.model);
+  return api.withClient(async (client) => {
+    const deadline = startDeadline(opts.signal, api.timeoutMs);
+    let events: AsyncIterator<unknown> | undefined;
+    try {
+      const { data, response } = await client.post<AsyncIterable<unknown>>(route.path, { body, signal: deadline.signal, stream: true }).withResponse();
+      if ((response.headers.get('content-type') ?? '').includes('application/json')) {
+        // A proxy or compatible server that answers a stream request with one JSON error body.
+        const text = await response.text();
+        throw new UpstreamAnswerError('upstream answered a stream request with a JSON body', safeJson(text));
+      }
+      events = data[Symbol.asyncIterator]();
+      const head = await readHead(events);
+      if (opts.signal.aborted || deadline.timedOut()) throw new APIUserAbortError();
+      if (head.ended && head.events.length === 0) throw new UpstreamAnswerError('upstream stream ended before any event');
+      // The upstream accepted and is answering; from here the router's idle timeout applies.
+      deadline.clear();
+      const stream: UpstreamChatStream = {
+        model: head.model ?? target.model,
+        chunks: readChunks(api, events, head, opts.signal, deadline),
+      };
+      if (head.id) stream.id = head.id;
+      if (head.systemFingerprint !== undefined) stream.systemFingerprint = head.systemFingerprint;
+      if (head.promptFilterResults.length) stream.promptFilterResults = head.promptFilterResults;
+      return stream;
+    } catch (err) {
+      deadline.dispose();
+      await closeQuietly(events);
+      throw classify(api, err, opts.signal, deadline);
+    }
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Ends the SDK's event iterator, which aborts the upstream request if it is still open. */
+async function closeQuietly(events: AsyncIterator<unknown> | undefined): Promise<void> {
+  try {
+    await events?.return?.();
+  } catch {
+    // Closing a failed stream may fail again; the first error is the one that matters.
+  }
+}
+
+/**
+ * The chunks of a stream. Never ends silently: an error event, a malformed chunk, a cut
+ * connection, an abort, or an end before every started choice finished all throw.
+ */
+async function* readChunks(
+  api: UpstreamApi,
+  events: AsyncIterator<unknown>,
+  head: StreamHead,
+  signal: AbortSignal,
+  deadline: Deadline,
+): AsyncGenerator<ChatChunk, void, undefined> {
+  const started = new Set<number>();
+  const finished = new Set<number>();
+  let complete = false;
+  try {
+    let buffered = 0;
+    for (;;) {
+      let ev: unknown;
+      if (buffered < head.events.length) ev = head.events[buffered++];
+      else if (head.ended) break;
+      else {
+        const r = await events.next();
+        if (r.done) break;
+        ev = r.value;
+      }
+      let chunks: ChatChunk[];
+      try {
+        chunks = fromWireChunk(ev);
+      } catch (err) {
+        throw new UpstreamAnswerError(`upstream sent a malformed stream chunk (${(err as Error).message})`);
+      }
+      for (const c of chunks) {
+        if (c.type === 'delta') started.add(c.index);
+        else if (c.type === 'finish') finished.add(c.index);
+        yield c;
+      }
+    }
+    // The SDK ends its iterator quietly on abort; the router must not read that as a finished answer.
+    if (signal.aborted) throw new APIUserAbortError();
+    if (finished.size === 0) throw new UpstreamAnswerError('upstream stream ended before a finish_reason');
+    const open = [...started].filter((i) => !finished.has(i));
+    if (open.length) throw new UpstreamAnswerError(`upstream stream ended before choice ${open.join(', ')} finished`);
+    complete = true;
+  } catch (err) {
+    throw classify(api, err, signal);
+  } finally {
+    deadline.dispose();
+    if (!complete) await closeQuietly(events);
+  }
+}

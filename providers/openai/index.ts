@@ -1,0 +1,42 @@
+/** Assembles the OpenAI provider: api.ts (where) + chat-complete.ts (what). */
+import type { OpenAIProviderConfig } from '../../src/config/schema.js';
+import type { Capabilities, Provider } from '../../src/core/provider.js';
+import type { ProviderFactoryContext } from '../registry.js';
+import { createOpenAIApi, type OpenAIApiOptions, type UpstreamApi } from './api.js';
+import { chatComplete, streamComplete } from './chat-complete.js';
+
+/** What an OpenAI-style chat model can do; the context window only when the operator told us. */
+export function openAICapabilities(contextLength: Record<string, number> | undefined, model: string): Capabilities {
+  const caps: Capabilities = { tools: true, jsonObject: true, jsonSchema: true, maxChoices: 128, vision: true };
+  const ctx = contextLength?.[model];
+  if (ctx !== undefined) caps.contextLength = ctx;
+  return caps;
+}
+
+/** A Provider over any UpstreamApi; OpenAI and Azure differ only in the api they pass. */
+export function createUpstreamProvider(kind: string, api: UpstreamApi, contextLength: Record<string, number> | undefined): Provider {
+  return {
+    id: api.providerId,
+    kind,
+    capabilities: (model) => openAICapabilities(contextLength, model),
+    chat: (req, target, opts) => chatComplete(api, req, target, opts),
+    stream: (req, target, opts) => streamComplete(api, req, target, opts),
+    health: () => api.health(),
+    // SDK clients share the global fetch pool and hold nothing to release; in-flight calls end with their signals.
+    close: async () => {},
+  };
+}
+
+export function createOpenAIProvider(
+  id: string,
+  config: OpenAIProviderConfig,
+  ctx: ProviderFactoryContext,
+  opts: Omit<OpenAIApiOptions, 'onKeyRested'> = {},
+): Provider {
+  const api = createOpenAIApi(id, config, {
+    ...opts,
+    onKeyRested: ({ index, restMs, error }) =>
+      ctx.logger.warn({ provider: id, keyIndex: index, restMs, kind: error.kind, status: error.status }, 'API key rested'),
+  });
+  return createUpstreamProvider('openai', api, config.contextLength);
+}
