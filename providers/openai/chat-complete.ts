@@ -20,7 +20,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const MAX_HEAD_EVENTS = 8;
 
 /** A stream with Azure's prompt-filter results, which ChatStream has no field for yet. */
-export type UpstreamChatStream = ChatStream & { promptFilterResults?: unknown[] };
+export type UpstreamChatStream = ChatStream;
 
 function classify(api: UpstreamApi, err: unknown, signal: AbortSignal, deadline?: Deadline): ProviderError {
   // The caller's abort wins over whatever the transport made of it (fetch rethrows custom reasons).

@@ -73,5 +73,7 @@ export interface ChatStream {
   /** The real model that answers. */
   model: string;
   systemFingerprint?: string | null;
+  /** Azure prompt-filter results, sent to the app on the first chunk. */
+  promptFilterResults?: unknown[];
   chunks: AsyncIterable<ChatChunk>;
 }

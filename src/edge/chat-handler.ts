@@ -70,13 +70,13 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   };
 }
 
-function envelope(served: RoutedResponse | RoutedStream, model: string, created?: number, fingerprint?: string | null): WireEnvelope {
+function envelope(model: string, created?: number, fingerprint?: string | null): WireEnvelope {
   return { id: newCompletionId(), created: created ?? Math.floor(Date.now() / 1000), model, ...(fingerprint !== undefined ? { systemFingerprint: fingerprint } : {}) };
 }
 
 function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger): void {
   const r = served.response;
-  const body = toWireResponse(r, envelope(served, r.model, r.created, r.systemFingerprint));
+  const body = toWireResponse(r, envelope(r.model, r.created, r.systemFingerprint));
   const totalMs = performance.now() - chat.meta.receivedAt;
   const overheadMs = Math.max(0, totalMs - served.upstreamMs);
   routerHeaders(res, served, overheadMs);
@@ -97,7 +97,7 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
 
 async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger): Promise<void> {
   const s = served.stream;
-  const encoder = new WireChunkEncoder(envelope(served, s.model, undefined, s.systemFingerprint), chat.includeUsage);
+  const encoder = new WireChunkEncoder({ ...envelope(s.model, undefined, s.systemFingerprint), promptFilterResults: s.promptFilterResults }, chat.includeUsage);
   const headersAt = performance.now();
   const overheadMs = Math.max(0, headersAt - chat.meta.receivedAt - served.upstreamMs);
   routerHeaders(res, served, overheadMs);
@@ -121,6 +121,9 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
   } catch (err) {
     if (res.destroyed) {
       outcome = 'client_closed';
+    } else if (encoder.complete(chat.params.n ?? 1)) {
+      // Every choice finished; only the trailing usage chunk was lost. The answer is whole.
+      log.warn({ route: chat.model, provider: served.target.provider, err: (err as Error).message }, 'stream ended uncleanly after its finish');
     } else {
       // Bytes are out: no failover is possible, so say so in-stream rather than end silently.
       const kind = isProviderError(err) ? err.kind : 'server';

@@ -40,6 +40,9 @@ export interface RoutedStream extends Served {
   stream: ChatStream;
 }
 
+/** Kinds worth another try on the same target; others (e.g. a refused key) go straight to the next target. */
+const TRANSIENT = new Set(['rate_limit', 'timeout', 'server', 'network', 'capacity']);
+
 type Call<T> = (provider: Provider, target: Target, signal: AbortSignal) => Promise<T>;
 
 /** The routing engine: pick targets, retry, fall back, record. */
@@ -107,7 +110,7 @@ export function createDispatcher(deps: DispatcherDeps) {
           deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: err.kind }, ms / 1000);
           if (err.kind === 'aborted') throw err;
           gate.record(req.model, target, { ok: false, ms, error: err });
-          if (!err.retryable || deadline.aborted) break;
+          if (!err.retryable || !TRANSIENT.has(err.kind) || deadline.aborted) break;
           if (attempt < route.retry.attempts) {
             const delay = backoffDelay(attempt, route.retry, random, err.retryAfterMs);
             // A wait longer than the retry budget allows is better spent on the next target.

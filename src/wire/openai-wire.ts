@@ -153,7 +153,7 @@ export function toWireRequest(req: ChatRequest, model: string): Record<string, u
   if (req.stream) {
     body.stream = true;
     // Always ask for usage upstream: the router meters tokens even when the app did not ask.
-    body.stream_options = { ...((req.passthrough.stream_options as object | undefined) ?? {}), include_usage: true };
+    body.stream_options = { include_usage: true };
   }
   return body;
 }
@@ -257,6 +257,8 @@ export interface WireEnvelope {
   created: number;
   model: string;
   systemFingerprint?: string | null;
+  /** Sent once, on the first stream chunk (Azure prompt-filter results). */
+  promptFilterResults?: unknown[];
 }
 
 export function toWireResponse(res: ChatResponse, env: WireEnvelope): Obj {
@@ -288,6 +290,7 @@ export function toWireResponse(res: ChatResponse, env: WireEnvelope): Obj {
 export class WireChunkEncoder {
   private readonly started = new Set<number>();
   private readonly finished = new Set<number>();
+  private sentAny = false;
 
   constructor(private readonly env: WireEnvelope, private readonly includeUsage: boolean) {}
 
@@ -295,6 +298,8 @@ export class WireChunkEncoder {
     const out: Obj = { id: this.env.id, object: 'chat.completion.chunk', created: this.env.created, model: this.env.model };
     if (this.env.systemFingerprint !== undefined) out.system_fingerprint = this.env.systemFingerprint;
     out.choices = choices;
+    if (!this.sentAny && this.env.promptFilterResults?.length) out.prompt_filter_results = this.env.promptFilterResults;
+    this.sentAny = true;
     return extra ? { ...out, ...extra } : out;
   }
 
