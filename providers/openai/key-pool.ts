@@ -71,11 +71,12 @@ export class KeyPool<K> {
   }
 
   /**
-   * Sets key `index` aside. It rests for the configured cooldown, or longer when the
-   * upstream asked for a longer wait: coming back earlier would only earn another 429.
+   * Sets key `index` aside: for as long as the upstream asked (its retry-after knows the
+   * quota window better than we do), else for the configured cooldown (a refused key, or a
+   * 429 that gave no hint).
    */
   rest(index: number, error: ProviderError): number {
-    const restMs = Math.max(this.opts.cooldownMs, error.retryAfterMs ?? 0);
+    const restMs = error.retryAfterMs ?? this.opts.cooldownMs;
     this.restingUntil[index] = Math.max(this.restingUntil[index] ?? 0, this.now() + restMs);
     this.opts.onRest?.({ index, restMs, error });
     return restMs;
