@@ -2,7 +2,7 @@
  * Measures what the router adds over calling an upstream directly (run by hand, not a test):
  *   npm run bench [-- --duration 10]
  * Starts a static upstream and the router (each its own process), then drives both with
- * autocannon at 16 and 64 connections, and measures streaming time-to-first-byte both ways.
+ * autocannon at 1, 16 and 64 connections, and measures streaming time-to-first-byte both ways.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     await load(`${upstreamUrl}/chat/completions`, 8).catch(() => {});
     await load(`${routerUrl}/chat/completions`, 8);
     const rows: string[] = [];
-    for (const c of [16, 64]) {
+    for (const c of [1, 16, 64]) {
       const direct = await load(`${upstreamUrl}/chat/completions`, c);
       const via = await load(`${routerUrl}/chat/completions`, c);
       rows.push(

@@ -19,7 +19,10 @@ export interface ChatHandlerDeps {
   audit: () => boolean;
 }
 
-const newCompletionId = () => `chatcmpl-${randomBytes(12).toString('base64url')}`;
+// A random prefix per process and a counter: unique, and no crypto call per request.
+const idPrefix = `chatcmpl-${randomBytes(6).toString('base64url')}`;
+let idCounter = 0;
+const newCompletionId = () => `${idPrefix}${(idCounter++).toString(36).padStart(6, '0')}`;
 
 function routerHeaders(res: Response, served: RoutedResponse | RoutedStream, overheadMs: number): void {
   res.setHeader('x-router-provider', served.target.provider);

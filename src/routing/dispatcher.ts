@@ -85,53 +85,65 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>): Promise<Served & { value: T }> {
     const { route, targets } = candidates(req);
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(route.timeoutMs)]);
-    const attempts: Attempt[] = [];
-    let upstreamMs = 0;
-    let last: ProviderError | undefined;
-    for (const [ti, target] of targets.entries()) {
-      const provider = deps.providers.get(target.provider)!;
-      for (let attempt = 1; attempt <= route.retry.attempts; attempt++) {
-        const started = now();
-        try {
-          const value = await call(provider, target, deadline);
-          const ms = now() - started;
-          upstreamMs += ms;
-          attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
-          gate.record(req.model, target, { ok: true, ms });
-          deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
-          return { value, target, attempts, upstreamMs };
-        } catch (raw) {
-          const ms = now() - started;
-          upstreamMs += ms;
-          const err = toProviderError(raw, target.provider, signal, deadline);
-          last = err;
-          attempts.push({ provider: target.provider, model: target.model, outcome: err.kind, ms, message: err.message });
-          deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: err.kind }, ms / 1000);
-          if (err.kind === 'aborted') throw err;
-          gate.record(req.model, target, { ok: false, ms, error: err });
-          if (!err.retryable || !TRANSIENT.has(err.kind) || deadline.aborted) break;
-          if (attempt < route.retry.attempts) {
-            const delay = backoffDelay(attempt, route.retry, random, err.retryAfterMs);
-            // A wait longer than the retry budget allows is better spent on the next target.
-            if (delay > route.retry.maxDelayMs) break;
-            deps.metrics?.retries.inc({ provider: target.provider, model: target.model, kind: err.kind });
-            const waitStart = now();
-            await sleep(delay, deadline).catch(() => {});
-            upstreamMs += now() - waitStart;
-            if (deadline.aborted) break;
+    // One timer per request, cleared when it ends (AbortSignal.timeout would keep a timer
+    // and its signal alive for the whole timeout after the request is long done).
+    const ctl = new AbortController();
+    const deadline = ctl.signal;
+    const onClientAbort = () => ctl.abort(signal.reason);
+    if (signal.aborted) ctl.abort(signal.reason);
+    else signal.addEventListener('abort', onClientAbort, { once: true });
+    const timer = setTimeout(() => ctl.abort(new DOMException('route deadline', 'TimeoutError')), route.timeoutMs);
+    try {
+      const attempts: Attempt[] = [];
+      let upstreamMs = 0;
+      let last: ProviderError | undefined;
+      for (const [ti, target] of targets.entries()) {
+        const provider = deps.providers.get(target.provider)!;
+        for (let attempt = 1; attempt <= route.retry.attempts; attempt++) {
+          const started = now();
+          try {
+            const value = await call(provider, target, deadline);
+            const ms = now() - started;
+            upstreamMs += ms;
+            attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
+            gate.record(req.model, target, { ok: true, ms });
+            deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
+            return { value, target, attempts, upstreamMs };
+          } catch (raw) {
+            const ms = now() - started;
+            upstreamMs += ms;
+            const err = toProviderError(raw, target.provider, signal, deadline);
+            last = err;
+            attempts.push({ provider: target.provider, model: target.model, outcome: err.kind, ms, message: err.message });
+            deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: err.kind }, ms / 1000);
+            if (err.kind === 'aborted') throw err;
+            gate.record(req.model, target, { ok: false, ms, error: err });
+            if (!err.retryable || !TRANSIENT.has(err.kind) || deadline.aborted) break;
+            if (attempt < route.retry.attempts) {
+              const delay = backoffDelay(attempt, route.retry, random, err.retryAfterMs);
+              // A wait longer than the retry budget allows is better spent on the next target.
+              if (delay > route.retry.maxDelayMs) break;
+              deps.metrics?.retries.inc({ provider: target.provider, model: target.model, kind: err.kind });
+              const waitStart = now();
+              await sleep(delay, deadline).catch(() => {});
+              upstreamMs += now() - waitStart;
+              if (deadline.aborted) break;
+            }
           }
         }
+        if (signal.aborted) throw new ProviderError({ kind: 'aborted', provider: target.provider, message: 'client closed the request' });
+        if (deadline.aborted || !last?.retryable) break;
+        const next = targets[ti + 1];
+        if (next) deps.metrics?.fallbacks.inc({ route: req.model, from: `${target.provider}/${target.model}`, to: `${next.provider}/${next.model}`, kind: last.kind });
       }
-      if (signal.aborted) throw new ProviderError({ kind: 'aborted', provider: target.provider, message: 'client closed the request' });
-      if (deadline.aborted || !last?.retryable) break;
-      const next = targets[ti + 1];
-      if (next) deps.metrics?.fallbacks.inc({ route: req.model, from: `${target.provider}/${target.model}`, to: `${next.provider}/${next.model}`, kind: last.kind });
+      if (deadline.aborted && !signal.aborted && last?.kind !== 'timeout') {
+        last = new ProviderError({ kind: 'timeout', provider: last?.provider ?? 'router', message: `route '${req.model}' deadline of ${route.timeoutMs} ms exceeded` });
+      }
+      throw new RouteError('exhausted', last?.message ?? 'all targets failed', attempts, last);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onClientAbort);
     }
-    if (deadline.aborted && !signal.aborted && last?.kind !== 'timeout') {
-      last = new ProviderError({ kind: 'timeout', provider: last?.provider ?? 'router', message: `route '${req.model}' deadline of ${route.timeoutMs} ms exceeded` });
-    }
-    throw new RouteError('exhausted', last?.message ?? 'all targets failed', attempts, last);
   }
 
   return {

@@ -1,0 +1,85 @@
+import type { ChatRequest } from '../core/chat-request.js';
+import type { Usage } from '../core/chat-response.js';
+import { isProviderError, type ProviderErrorKind } from '../core/provider-error.js';
+import type { Provider, Target } from '../core/provider.js';
+import { judgeAnswer } from './judge-answer.js';
+
+/**
+ * How one shadow call went.
+ * - good: answered in time with sane output.
+ * - bad: failed, timed out, or answered with empty or malformed output.
+ * - inconclusive: the upstream called the request itself invalid; says nothing about health.
+ * - cancelled: the gate stopped it (the target left probation, or the gate closed).
+ */
+export type ShadowOutcome = 'good' | 'bad' | 'inconclusive' | 'cancelled';
+
+export interface ShadowVerdict {
+  outcome: ShadowOutcome;
+  latencyMs: number;
+  usage?: Usage;
+  /** Why it was not good: error kind (or 'bad_output') and a short message. */
+  error?: { kind: ProviderErrorKind | 'bad_output'; message: string };
+}
+
+/**
+ * The copy of a live request sent to a recovering target: never streamed (the answer is
+ * judged whole and discarded), marked in its request id, and without fields that would make
+ * the upstream keep it (`store`).
+ */
+export function shadowCopy(req: ChatRequest): ChatRequest {
+  const { store: _store, stream_options: _streamOptions, ...passthrough } = req.passthrough;
+  return { ...req, stream: false, includeUsage: false, passthrough, meta: { ...req.meta, requestId: `${req.meta.requestId}.shadow` } };
+}
+
+/**
+ * Runs one shadow call with its own timeout; `cancel` aborts it from outside. The timeout is a
+ * plain timer (not AbortSignal.timeout) so fake clocks drive it, and the call is raced against
+ * it so a provider that ignores its signal still ends on time. Never rejects.
+ */
+export async function runShadowCall(
+  provider: Provider,
+  target: Target,
+  req: ChatRequest,
+  opts: { timeoutMs: number; cancel: AbortSignal; now: () => number },
+): Promise<ShadowVerdict> {
+  const started = opts.now();
+  const ctl = new AbortController();
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onCancel = () => ctl.abort(opts.cancel.reason);
+  opts.cancel.addEventListener('abort', onCancel, { once: true });
+  const stopped = new Promise<'stopped'>((resolve) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort(new DOMException('shadow call timed out', 'TimeoutError'));
+    }, opts.timeoutMs);
+    ctl.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
+  try {
+    if (opts.cancel.aborted) return { outcome: 'cancelled', latencyMs: 0 };
+    const res = await Promise.race([provider.chat(req, target, { signal: ctl.signal }), stopped]);
+    const latencyMs = opts.now() - started;
+    if (res === 'stopped') return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);
+    const why = judgeAnswer(req, res);
+    if (why) return { outcome: 'bad', latencyMs, usage: res.usage, error: { kind: 'bad_output', message: why } };
+    return { outcome: 'good', latencyMs, usage: res.usage };
+  } catch (err) {
+    const latencyMs = opts.now() - started;
+    if (ctl.signal.aborted) return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);
+    if (isProviderError(err)) {
+      return { outcome: err.kind === 'invalid_request' ? 'inconclusive' : 'bad', latencyMs, error: { kind: err.kind, message: err.message } };
+    }
+    return { outcome: 'bad', latencyMs, error: { kind: 'server', message: err instanceof Error ? err.message : 'shadow call failed' } };
+  } finally {
+    clearTimeout(timer);
+    opts.cancel.removeEventListener('abort', onCancel);
+    // Frees the upstream call if it is still running (cancelled or raced out).
+    if (!ctl.signal.aborted) ctl.abort();
+  }
+}
+
+function stoppedVerdict(timedOut: boolean, latencyMs: number, timeoutMs: number): ShadowVerdict {
+  return timedOut
+    ? { outcome: 'bad', latencyMs, error: { kind: 'timeout', message: `no answer within ${timeoutMs} ms` } }
+    : { outcome: 'cancelled', latencyMs };
+}
