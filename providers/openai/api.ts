@@ -7,6 +7,7 @@ import type { OpenAIProviderConfig } from '../../src/config/schema.js';
 import type { HealthReport } from '../../src/core/provider.js';
 import { classifyOpenAIError } from './openai-error.js';
 import { KeyPool, type KeyPoolOptions } from './key-pool.js';
+import { nodeFetch } from '../shared/node-fetch.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 /** Health probes must be cheap: never wait on them as long as on a real call. */
@@ -37,6 +38,7 @@ export function baseClientOptions(timeoutMs: number, headers: Record<string, str
   return {
     maxRetries: 0,
     timeout: timeoutMs,
+    fetch: nodeFetch,
     // SDK debug logs can carry message text; failures reach the router classified instead.
     logLevel: 'off' as const,
     defaultHeaders: { ...headers },
