@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from './config/load-config.js';
 import { createApp } from './edge/app.js';
+import { createAdminRouter } from './health/admin-router.js';
+import { createHealthGate, type HealthGate } from './health/health-gate.js';
 import type { Metrics } from './observability/metrics.js';
 import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 
@@ -15,13 +17,24 @@ export interface ServerDeps {
 
 /** Wires config, providers, runtime and app; used by main.ts and by integration tests. */
 export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
+  // The gate in force; each config reload builds a new one that inherits the old one's states.
+  let gate: HealthGate | undefined;
   const runtime = createRuntime(loaded, {
     buildProvider: deps.buildProvider,
     logger: deps.logger,
     metrics: deps.metrics,
     random: deps.random,
+    buildGate: (next, providers) =>
+      (gate = createHealthGate({
+        routes: next.config.routes,
+        providers,
+        logger: deps.logger,
+        metrics: { ...deps.metrics.health, tokens: deps.metrics.tokens },
+        random: deps.random,
+        previous: gate,
+      })),
   });
-  const app = createApp({ runtime, metrics: deps.metrics, logger: deps.logger });
+  const app = createApp({ runtime, metrics: deps.metrics, logger: deps.logger, admin: createAdminRouter(() => gate) });
   let http: Server | undefined;
   return {
     app,

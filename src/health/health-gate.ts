@@ -11,13 +11,8 @@ import type { ShadowVerdict } from './shadow-call.js';
 import { createShadowTraffic, type ShadowResult } from './shadow-traffic.js';
 import { TARGET_STATES, clipMessage, toView, type HealthError, type TargetHealth, type TargetSettings, type TargetState, type TargetView } from './target-health.js';
 
-export interface AdmitOptions {
-  /**
-   * No target of the route was admitted on the first pass: a target on probation may take
-   * live traffic rather than the app getting a 503.
-   */
-  lastResort?: boolean;
-}
+import type { AdmitOptions } from '../routing/target-gate.js';
+export type { AdmitOptions } from '../routing/target-gate.js';
 
 export type { ShadowResult } from './shadow-traffic.js';
 
@@ -175,7 +170,9 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
 
   function clearProbe(e: TargetHealth): void {
     if (e.probeTimer) clearTimeout(e.probeTimer);
+    e.probing?.abort();
     e.probeTimer = undefined;
+    e.probing = undefined;
     e.nextProbeAt = undefined;
   }
 
@@ -183,7 +180,9 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
     e.probeTimer = undefined;
     e.nextProbeAt = undefined;
     const epoch = e.epoch;
-    const r = await runProbe(e.provider, e.target.model, e.settings.healthCheck.timeoutMs, now);
+    const ctl = (e.probing = new AbortController());
+    const r = await runProbe(e.provider, e.target.model, { timeoutMs: e.settings.healthCheck.timeoutMs, cancel: ctl.signal, now });
+    if (e.probing === ctl) e.probing = undefined;
     // A probe that outlived its phase (drained, restored, gate closed) is not evidence any more.
     if (closed || e.epoch !== epoch || e.state !== 'open') return;
     e.lastProbe = { at: now(), outcome: r.outcome, latencyMs: r.latencyMs, detail: r.detail === undefined ? undefined : clipMessage(r.detail) };

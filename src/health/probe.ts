@@ -10,22 +10,29 @@ export interface ProbeResult {
 
 /**
  * Calls `provider.health(model)` with a timeout. `health()` takes no signal, so a probe past
- * its timeout is abandoned, not cancelled; its late answer is ignored. Never rejects.
+ * its timeout (or cancelled through `cancel`, when the gate closes) is abandoned rather than
+ * stopped, and its late answer is ignored; either way no timer is left behind. Never rejects.
  */
-export async function runProbe(provider: Provider, model: string, timeoutMs: number, now: () => number): Promise<ProbeResult> {
-  const started = now();
+export async function runProbe(provider: Provider, model: string, opts: { timeoutMs: number; cancel: AbortSignal; now: () => number }): Promise<ProbeResult> {
+  const started = opts.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  let onCancel: (() => void) | undefined;
+  const stopped = new Promise<'timeout' | 'cancelled'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), opts.timeoutMs);
+    onCancel = () => resolve('cancelled');
+    opts.cancel.addEventListener('abort', onCancel, { once: true });
   });
   try {
-    const report = await Promise.race([provider.health(model), expired]);
-    const latencyMs = now() - started;
-    if (report === 'timeout') return { outcome: 'timeout', latencyMs, detail: `no answer within ${timeoutMs} ms` };
+    if (opts.cancel.aborted) return { outcome: 'fail', latencyMs: 0, detail: 'cancelled' };
+    const report = await Promise.race([provider.health(model), stopped]);
+    const latencyMs = opts.now() - started;
+    if (report === 'timeout') return { outcome: 'timeout', latencyMs, detail: `no answer within ${opts.timeoutMs} ms` };
+    if (report === 'cancelled') return { outcome: 'fail', latencyMs, detail: 'cancelled' };
     return { outcome: report.ok ? 'pass' : 'fail', latencyMs, detail: report.detail };
   } catch (err) {
-    return { outcome: 'fail', latencyMs: now() - started, detail: err instanceof Error ? err.message : 'health check failed' };
+    return { outcome: 'fail', latencyMs: opts.now() - started, detail: err instanceof Error ? err.message : 'health check failed' };
   } finally {
     clearTimeout(timer);
+    if (onCancel) opts.cancel.removeEventListener('abort', onCancel);
   }
 }

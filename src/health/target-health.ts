@@ -69,6 +69,8 @@ export interface TargetHealth {
   lastError?: HealthError;
   probeTimer?: ReturnType<typeof setTimeout>;
   nextProbeAt?: number;
+  /** The probe in flight, so closing the gate can stop waiting for it. */
+  probing?: AbortController;
   lastProbe?: ProbeRecord;
   probes: { passed: number; failed: number };
   /** Good calls in the current probation (shadow calls, and live calls served as last resort). */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createHealthMetrics } from '../health/health-metrics.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -10,6 +11,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const p = 'llm_router_';
   return {
     registry,
+    health: createHealthMetrics(registry, p),
     requests: new Counter({
       name: `${p}requests_total`,
       help: 'Chat requests by route, provider that answered (or "none") and outcome.',

@@ -75,7 +75,9 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       throw new RouteError('no_capable_target', `No target of route '${req.model}' can serve this request (${unfit.join('; ')}).`);
     }
-    const admitted = capable.filter((t) => gate.admits(req.model, t));
+    let admitted = capable.filter((t) => gate.admits(req.model, t));
+    // A target the gate would rather spare (on probation) serves only when nothing else may.
+    if (!admitted.length) admitted = capable.filter((t) => gate.admits(req.model, t, { lastResort: true }));
     if (!admitted.length) {
       throw new RouteError('no_available_target', `Every provider of route '${req.model}' is unavailable (circuit open); try again shortly.`);
     }
@@ -184,13 +186,24 @@ export function createDispatcher(deps: DispatcherDeps) {
       });
       gate.served?.(req.model, req, r.target);
       const idleMs = route?.idleTimeoutMs ?? 30_000;
-      const chunks: AsyncIterable<ChatChunk> = withIdleTimeout(r.value.chunks, idleMs, r.target.provider);
+      const guarded = withIdleTimeout(r.value.chunks, idleMs, r.target.provider);
+      const chunks: AsyncIterable<ChatChunk> = reportMidStreamFailure(guarded, (error) => gate.record(req.model, r.target, { ok: false, ms: 0, error }));
       return { stream: { ...r.value, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
     },
   };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
+
+/** A failure after the first chunk still says something about the target's health. */
+async function* reportMidStreamFailure(chunks: AsyncIterable<ChatChunk>, report: (err: ProviderError) => void): AsyncIterable<ChatChunk> {
+  try {
+    yield* chunks;
+  } catch (err) {
+    if (isProviderError(err) && err.kind !== 'aborted') report(err);
+    throw err;
+  }
+}
 
 function toProviderError(raw: unknown, provider: string, client: AbortSignal, deadline: AbortSignal): ProviderError {
   if (client.aborted) return new ProviderError({ kind: 'aborted', provider, message: 'client closed the request' });

@@ -10,7 +10,7 @@ providers:
   b: { kind: openai, apiKeys: [k] }
   gone: { kind: openai, apiKeys: ["\${UNSET_KEY}"] }
 routes:
-  chat: { targets: [{ provider: a, model: m-a }, { provider: b, model: m-b }] }
+  chat: { targets: [{ provider: a, model: m-a }, { provider: b, model: m-b }], breaker: { minRequests: 1000 } }
   solo: { targets: [{ provider: a, model: m-a }] }
   dead: { targets: [{ provider: gone, model: x }] }
 `;

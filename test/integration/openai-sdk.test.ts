@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
 import { startRouter, type RouterHarness } from '../fixtures/router-harness.js';
@@ -23,6 +23,8 @@ routes:
   chat:
     targets: [{ provider: primary, model: gpt-4o-mini }, { provider: azure, model: gpt-4o-mini }]
     retry: { attempts: 1 }
+    # These tests fail the primary on purpose, call after call; its breaker is the chaos suite's subject.
+    breaker: { minRequests: 1000 }
     firstTokenTimeoutMs: 1500
     idleTimeoutMs: 500
   primary-only:
@@ -142,17 +144,17 @@ routes:
 
     primary.script({ status: 503 });
     const down = await client.chat.completions.create({ model: 'primary-only', messages }).catch((e: unknown) => e);
-    expect(down).toBeInstanceOf(OpenAI.APIError);
-    expect((down as OpenAI.APIError).status).toBe(502);
+    expect(down).toBeInstanceOf(APIError);
+    expect((down as APIError).status).toBe(502);
     expect(String((down as Error).message)).toContain('primary');
     expect(JSON.stringify(down)).not.toContain('sk-primary-secret');
 
     primary.script({ delayMs: 3000 });
-    const slow = (await client.chat.completions.create({ model: 'primary-only', messages }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const slow = (await client.chat.completions.create({ model: 'primary-only', messages }).catch((e: unknown) => e)) as APIError;
     expect(slow.status).toBe(504);
 
     primary.script({ status: 400, body: { error: { message: 'bad thing', type: 'invalid_request_error', param: 'messages', code: null } } });
-    const invalid = (await client.chat.completions.create({ model: 'chat', messages }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const invalid = (await client.chat.completions.create({ model: 'chat', messages }).catch((e: unknown) => e)) as APIError;
     expect(invalid).toBeInstanceOf(OpenAI.BadRequestError);
     expect(azure.chatRequests()).toHaveLength(0);
   });
@@ -170,7 +172,7 @@ routes:
 
   it('answers 429 with Retry-After when every key of the only target is rate-limited', async () => {
     primary.script({ status: 429, headers: { 'retry-after': '3' } }, { status: 429, headers: { 'retry-after': '3' } });
-    const limited = (await client.chat.completions.create({ model: 'primary-only', messages }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const limited = (await client.chat.completions.create({ model: 'primary-only', messages }).catch((e: unknown) => e)) as APIError;
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
     expect(limited.headers?.get('retry-after')).toBe('3');
     // While both keys rest, the route still answers through its fallback, sending nothing to primary.
