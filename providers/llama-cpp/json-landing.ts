@@ -13,8 +13,18 @@
  */
 import { TokenBias, type LlamaModel, type Token } from 'node-llama-cpp';
 
-/** Logit boost for closing tokens; large enough to beat any model preference. */
+/**
+ * Logit boost for closing tokens; large enough to beat any model preference. Passed as
+ * `{ logit }`: a plain number is read as a probability, and any number ≥ 1 becomes +Infinity,
+ * which would make every closing token tie (and `]` win inside a string).
+ */
 const CLOSING_BIAS = 40;
+/**
+ * A quote gets more: inside a string, `}` and `]` are just characters the grammar accepts, so
+ * with equal boosts a string could fill with braces instead of ending. Outside strings a quote
+ * is rarely allowed where a brace is, and when it is (a new key) the next quote closes it.
+ */
+const QUOTE_BIAS = 50;
 const CLOSING_CHARS = /^[\s"}\]]+$/;
 
 const closingBiasCache = new WeakMap<LlamaModel, TokenBias>();
@@ -27,9 +37,9 @@ function closingBias(model: LlamaModel): TokenBias {
   const vocab = (model.fileInfo.metadata.tokenizer?.ggml?.tokens as readonly unknown[] | undefined)?.length ?? 0;
   for (let token = 0; token < vocab; token++) {
     const text = model.detokenize([token as Token]);
-    if (text.trim() !== '' && CLOSING_CHARS.test(text)) bias.set(token as Token, CLOSING_BIAS);
+    if (text.trim() !== '' && CLOSING_CHARS.test(text)) bias.set(token as Token, { logit: text.trimStart().startsWith('"') ? QUOTE_BIAS : CLOSING_BIAS });
   }
-  for (const token of [model.tokens.eos, model.tokens.eot]) if (token != null) bias.set(token, CLOSING_BIAS);
+  for (const token of [model.tokens.eos, model.tokens.eot]) if (token != null) bias.set(token, { logit: CLOSING_BIAS });
   closingBiasCache.set(model, bias);
   return bias;
 }

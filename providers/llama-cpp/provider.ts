@@ -3,6 +3,7 @@
  * worker process (see model-host.ts). This file maps between the router's Provider contract and
  * the hosts: model lookup and file checks, deadlines, chunk shapes, notes.
  */
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -16,6 +17,9 @@ import { checkModelFile } from './model-file.js';
 import { buildGenerateRequest } from './prompt.js';
 import { loadRegistry, RegistryError, type RegistryEntry } from './registry.js';
 import { DEFAULT_TUNING, type LlamaTuning } from './tuning.js';
+
+/** The registry shipped with the router (models/registry.yaml), wherever the config lives. */
+const DEFAULT_REGISTRY = fileURLToPath(new URL('../../models/registry.yaml', import.meta.url));
 
 export interface LlamaProviderContext {
   logger: Logger;
@@ -61,7 +65,7 @@ export class LlamaCppProvider implements Provider {
     private readonly config: LlamaProviderConfig,
     private readonly ctx: LlamaProviderContext,
   ) {
-    this.registryPath = resolve(ctx.baseDir, config.registry);
+    this.registryPath = config.registry ? resolve(ctx.baseDir, config.registry) : DEFAULT_REGISTRY;
     this.tuning = { ...DEFAULT_TUNING, ...ctx.tuning };
     if (config.loadAtStart && config.model) {
       const model = config.model;

@@ -53,8 +53,8 @@ export const llamaProviderSchema = z
     kind: z.literal('llama-cpp'),
     /** Default registry id served when a target names no model. */
     model: z.string().optional().describe('Default model id from models/registry.yaml.'),
-    /** Path of the registry file. */
-    registry: z.string().default('models/registry.yaml').describe('Path of the local model registry.'),
+    /** Path of the registry file, relative to this config file; default: the router's own models/registry.yaml. */
+    registry: z.string().optional().describe("Path of the local model registry, relative to this config file; default: the router's models/registry.yaml."),
     /** Parallel sequences in the one context (overrides the registry). */
     parallel: z.number().int().min(1).max(64).optional().describe('Parallel sequences served together.'),
     /** Requests waiting for a sequence before new ones fail with capacity. */
