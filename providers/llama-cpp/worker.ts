@@ -20,10 +20,15 @@ function send(message: WorkerMessage): void {
 let engine: Promise<WorkerEngine> | undefined;
 const controllers = new Map<number, AbortController>();
 
-// Tokens arrive one by one from native callbacks; coalescing those of one event-loop turn
-// into one IPC message keeps the channel cheap without adding perceptible latency.
+// Tokens arrive one by one from native callbacks, each followed by an idle event loop while
+// the next one is computed, so "same turn" coalescing batches nothing. Instead a request's first
+// text goes out at once (time to first token is what users feel) and later text is flushed at
+// most every FLUSH_MS: a few tokens per IPC message and per SSE event, instead of one, which
+// leaves the CPU to generation on small machines.
+const FLUSH_MS = 8;
 const pendingText = new Map<number, string>();
-let flushScheduled = false;
+const sentFirst = new Set<number>();
+let flushTimer: NodeJS.Timeout | undefined;
 
 function flushText(id?: number): void {
   for (const [key, text] of pendingText) {
@@ -31,18 +36,24 @@ function flushText(id?: number): void {
     send({ t: 'token', id: key, text });
     pendingText.delete(key);
   }
+  if (id === undefined || pendingText.size === 0) {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+  }
 }
 
 function queueText(id: number, text: string): void {
   if (text === '') return;
-  pendingText.set(id, (pendingText.get(id) ?? '') + text);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(() => {
-      flushScheduled = false;
-      flushText();
-    });
+  if (!sentFirst.has(id)) {
+    sentFirst.add(id);
+    send({ t: 'token', id, text });
+    return;
   }
+  pendingText.set(id, (pendingText.get(id) ?? '') + text);
+  flushTimer ??= setTimeout(() => {
+    flushTimer = undefined;
+    flushText();
+  }, FLUSH_MS);
 }
 
 async function generate(id: number, turns: WorkerTurn[], params: GenerateParams): Promise<void> {
@@ -63,6 +74,7 @@ async function generate(id: number, turns: WorkerTurn[], params: GenerateParams)
     send({ t: 'error', id, kind, message: err instanceof Error ? err.message : String(err) });
   } finally {
     controllers.delete(id);
+    sentFirst.delete(id);
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LlamaCppProvider } from '../../providers/llama-cpp/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../fixtures/fake-upstream.js';
@@ -65,7 +65,7 @@ describe('offline, on the shipped config/router.yaml with no keys', () => {
   it('refuses tools on a local-only route rather than answering wrongly', async () => {
     const err = (await client.chat.completions
       .create({ model: 'local', messages, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] })
-      .catch((e: unknown) => e)) as OpenAI.APIError;
+      .catch((e: unknown) => e)) as APIError;
     expect(err.status).toBe(400);
     expect(err.message).toContain('tools not supported');
   });
@@ -107,7 +107,7 @@ routes:
   });
 
   it('reports a corrupt model file as an upstream error and keeps serving other routes', async () => {
-    const err = (await client.chat.completions.create({ model: 'broken', messages }).catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await client.chat.completions.create({ model: 'broken', messages }).catch((e: unknown) => e)) as APIError;
     expect(err.status).toBe(502);
     expect(err.message).toMatch(/corrupt\.gguf/);
     const ok = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 20 });
