@@ -85,7 +85,12 @@ export function createDispatcher(deps: DispatcherDeps) {
     return { route, targets: orderTargets(route.strategy, admitted, (t) => weights.get(`${t.provider}/${t.model}`) ?? 1, random) };
   }
 
-  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>): Promise<Served & { value: T }> {
+  /**
+   * Tries targets in turn. `deferSuccess`: a stream's success is only known at its end, so the
+   * caller records it then (recording at the first chunk and again on a mid-stream failure
+   * would count one call twice and hide a target whose every stream breaks).
+   */
+  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T }> {
     const { route, targets } = candidates(req);
     // One timer per request, cleared when it ends (AbortSignal.timeout would keep a timer
     // and its signal alive for the whole timeout after the request is long done).
@@ -108,7 +113,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             const ms = now() - started;
             upstreamMs += ms;
             attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
-            gate.record(req.model, target, { ok: true, ms });
+            if (!deferSuccess) gate.record(req.model, target, { ok: true, ms });
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
             return { value, target, attempts, upstreamMs };
           } catch (raw) {
@@ -175,7 +180,7 @@ export function createDispatcher(deps: DispatcherDeps) {
           const stream = await p.stream(req, t, { signal: ctl.signal });
           const chunks = await firstThenRest(stream.chunks, ctl.signal, t.provider);
           signal.addEventListener('abort', () => ctl.abort(signal.reason), { once: true });
-          return { ...stream, chunks };
+          return { ...stream, chunks, abortUpstream: () => ctl.abort() };
         } catch (err) {
           ctl.abort();
           throw err;
@@ -183,25 +188,43 @@ export function createDispatcher(deps: DispatcherDeps) {
           clearTimeout(timer);
           deadline.removeEventListener('abort', follow);
         }
-      });
+      }, true);
       gate.served?.(req.model, req, r.target);
       const idleMs = route?.idleTimeoutMs ?? 30_000;
-      const guarded = withIdleTimeout(r.value.chunks, idleMs, r.target.provider);
-      const chunks: AsyncIterable<ChatChunk> = reportMidStreamFailure(guarded, (error) => gate.record(req.model, r.target, { ok: false, ms: 0, error }));
-      return { stream: { ...r.value, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
+      const { abortUpstream, ...stream } = r.value;
+      const started = now();
+      const chunks = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider), {
+        ok: () => gate.record(req.model, r.target, { ok: true, ms: r.attempts.at(-1)!.ms + now() - started }),
+        failed: (error) => gate.record(req.model, r.target, { ok: false, ms: now() - started, error }),
+        abortUpstream,
+      });
+      return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
     },
   };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
 
-/** A failure after the first chunk still says something about the target's health. */
-async function* reportMidStreamFailure(chunks: AsyncIterable<ChatChunk>, report: (err: ProviderError) => void): AsyncIterable<ChatChunk> {
+/**
+ * Reports how a stream ended to the gate, once: success when it completed, failure when the
+ * upstream broke or stalled after the first chunk (a client leaving says nothing about the
+ * target). When the stream stops early for any reason the upstream call is aborted: a stalled
+ * upstream iterator may never notice `return()`, and its socket must not stay open.
+ */
+async function* settleStream(
+  chunks: AsyncIterable<ChatChunk>,
+  on: { ok(): void; failed(err: ProviderError): void; abortUpstream(): void },
+): AsyncIterable<ChatChunk> {
+  let completed = false;
   try {
     yield* chunks;
+    completed = true;
+    on.ok();
   } catch (err) {
-    if (isProviderError(err) && err.kind !== 'aborted') report(err);
+    if (isProviderError(err) && err.kind !== 'aborted') on.failed(err);
     throw err;
+  } finally {
+    if (!completed) on.abortUpstream();
   }
 }
 
