@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, ttfb: { type: 'string', default: '300' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, ttfb: { type: 'string', default: '1000' } } });
 const duration = Number(values.duration);
 const body = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello.' }] });
 
@@ -44,6 +44,19 @@ async function load(url: string, connections: number) {
   const r = await autocannon({ url, connections, duration, method: 'POST', headers: { 'content-type': 'application/json' }, body });
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+/** Whole-request latency of sequential non-streamed calls, with sub-millisecond resolution. */
+async function sequential(url: string, n: number): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await res.arrayBuffer();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(n * 0.5)]!, p99: times[Math.floor(n * 0.99)]! };
 }
 
 /** Time to the first byte of a streamed answer, over sequential requests. */
@@ -86,12 +99,15 @@ async function main(): Promise<void> {
       );
     }
     const n = Number(values.ttfb);
+    const dS = await sequential(`${upstreamUrl}/chat/completions`, n);
+    const rS = await sequential(`${routerUrl}/chat/completions`, n);
     const dT = await ttfb(`${upstreamUrl}/chat/completions`, n);
     const rT = await ttfb(`${routerUrl}/chat/completions`, n);
     const metrics = await (await fetch(`http://127.0.0.1:${routerPort}/metrics`)).text();
     const rss = /llm_router_process_resident_memory_bytes (\d+)/.exec(metrics)?.[1];
     console.log(`\nRouter overhead benchmark (${duration}s per run, static upstream, same machine)\n`);
     for (const r of rows) console.log(r);
+    console.log(`non-stream (${n} sequential) | direct p50 ${dS.p50.toFixed(2)} ms p99 ${dS.p99.toFixed(2)} ms | router p50 ${rS.p50.toFixed(2)} ms p99 ${rS.p99.toFixed(2)} ms | added p50 ${(rS.p50 - dS.p50).toFixed(2)} ms p99 ${(rS.p99 - dS.p99).toFixed(2)} ms`);
     console.log(`stream TTFB (${n} sequential) | direct p50 ${dT.p50.toFixed(2)} ms p99 ${dT.p99.toFixed(2)} ms | router p50 ${rT.p50.toFixed(2)} ms p99 ${rT.p99.toFixed(2)} ms | added p50 ${(rT.p50 - dT.p50).toFixed(2)} ms`);
     console.log(`router RSS after load: ${rss ? (Number(rss) / 2 ** 20).toFixed(0) : '?'} MiB`);
     const self = /llm_router_overhead_seconds_sum\{route="bench",stream="false"\} ([\d.e-]+)\n.*?llm_router_overhead_seconds_count\{route="bench",stream="false"\} (\d+)/s.exec(metrics);

@@ -51,8 +51,21 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
       // Once the answer is ours, an abort ends the body stream rather than the request promise.
       signal?.removeEventListener('abort', onAbort);
       if (signal) signal.addEventListener('abort', () => res.destroy(abortError(signal)), { once: true });
-      if (nullBody) res.resume();
-      resolve(new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage, headers }));
+      if (nullBody) {
+        res.resume();
+        resolve(new Response(null, { status, statusText: res.statusMessage, headers }));
+        return;
+      }
+      // A JSON answer is read whole with Node streams and handed over as one buffer: much
+      // cheaper than a WHATWG stream bridged from a Node one. Event streams stay streams.
+      if (!String(res.headers['content-type'] ?? '').includes('text/event-stream')) {
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => parts.push(chunk));
+        res.on('end', () => resolve(new Response(new Uint8Array(Buffer.concat(parts)), { status, statusText: res.statusMessage, headers })));
+        res.on('error', (err) => reject(err.name === 'AbortError' ? err : Object.assign(new TypeError('terminated'), { cause: err })));
+        return;
+      }
+      resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status, statusText: res.statusMessage, headers }));
     });
     const onAbort = () => {
       req.destroy(abortError(signal!));
