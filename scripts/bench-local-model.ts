@@ -1,10 +1,11 @@
 /**
  * Local model throughput through the router against node-llama-cpp called directly, on the
  * same GGUF, threads and request (run by hand, not a test):
- *   npm run bench:local [-- --runs 20 --max-tokens 1024]
- * Both sides generate the same grammar-constrained JSON (a string of at least 1200 characters,
- * so every answer is long) at temperature 0.8 with the same seeds; reported: median time to
- * first token and tokens/s from first token to last.
+ *   npm run bench:local [-- --mode text|json --runs 20 --max-tokens 1024]
+ * Both sides get the same request at temperature 0.8 with the same seeds: plain text (the tiny
+ * model's answers are a sentence or a few), or with --mode json the same grammar-constrained
+ * JSON (a string of at least 1200 characters, so every answer is long). Reported: median time to
+ * first token, and tokens/s over the time from first token to last.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,9 @@ import { parseArgs } from 'node:util';
 import { LlamaChat, getLlama, type Token } from 'node-llama-cpp';
 import { ensureTinyModel } from './gguf/ensure-tiny-model.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, 'max-tokens': { type: 'string', default: '1024' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, 'max-tokens': { type: 'string', default: '1024' }, mode: { type: 'string', default: 'text' } } });
+/** text: plain answers (the common path); json: a long grammar-constrained JSON answer. */
+const json = values.mode === 'json';
 const runs = Number(values.runs);
 const maxTokens = Number(values['max-tokens']);
 const prompt = 'Tell me about the weather and the router.';
@@ -51,7 +54,7 @@ async function direct(modelPath: string): Promise<Run[]> {
     let first = 0;
     let tokens = 0;
     await chat.generateResponse([{ type: 'user', text: prompt }, { type: 'model', response: [] }], {
-      grammar,
+      ...(json ? { grammar } : {}),
       maxTokens,
       temperature: 0.8,
       seed: i,
@@ -86,7 +89,7 @@ async function viaRouter(): Promise<Run[]> {
       const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'local', stream: true, stream_options: { include_usage: true }, max_tokens: maxTokens, temperature: 0.8, seed: i, response_format: { type: 'json_schema', json_schema: { name: 'long', schema: SCHEMA } }, messages: [{ role: 'user', content: prompt }] }),
+        body: JSON.stringify({ model: 'local', stream: true, stream_options: { include_usage: true }, max_tokens: maxTokens, temperature: 0.8, seed: i, ...(json ? { response_format: { type: 'json_schema', json_schema: { name: 'long', schema: SCHEMA } } } : {}), messages: [{ role: 'user', content: prompt }] }),
       });
       if (!res.ok) throw new Error(`router answered ${res.status}: ${await res.text()}`);
       const reader = res.body!.getReader();
@@ -111,7 +114,7 @@ async function viaRouter(): Promise<Run[]> {
 
 async function main(): Promise<void> {
   const modelPath = await ensureTinyModel(path.resolve('models/tiny.gguf'));
-  console.log(`\nLocal model benchmark: ${path.basename(modelPath)}, 1 thread, ${runs} runs, max_tokens ${maxTokens}, JSON grammar\n`);
+  console.log(`\nLocal model benchmark: ${path.basename(modelPath)}, 1 thread, ${runs} runs, max_tokens ${maxTokens}, ${json ? 'JSON grammar' : 'plain text'}\n`);
   const d = summarize('direct', await direct(modelPath));
   const r = summarize('router', await viaRouter());
   console.log(`\nrouter throughput = ${((r.tps / d.tps) * 100).toFixed(1)}% of direct; TTFT added ${(r.ttft - d.ttft).toFixed(2)} ms (includes HTTP and SSE)`);
