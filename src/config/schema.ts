@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /** Provider options shared by every kind. */
 const providerBase = {
-  /** Per-call timeout in milliseconds (the whole call for non-streamed answers, until headers for streams). */
-  timeoutMs: z.number().int().positive().default(60_000).describe('Per-call timeout in milliseconds.'),
+  /** Per-call timeout: the whole call for non-streamed answers; for streams, until the first event (after it the route's idleTimeoutMs applies). */
+  timeoutMs: z.number().int().positive().default(60_000).describe("Per-call timeout in milliseconds: the whole call when not streamed; until the first event when streamed (then the route's idleTimeoutMs applies)."),
   /** Turn the provider off without deleting it. */
   enabled: z.boolean().default(true).describe('Turn the provider off without deleting it.'),
 };
