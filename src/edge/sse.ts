@@ -3,6 +3,12 @@ import type { ServerResponse } from 'node:http';
 /** Writes one SSE event, waiting for the socket to drain when it is backed up. */
 export async function writeEvent(res: ServerResponse, data: string): Promise<void> {
   if (res.destroyed || res.writableEnded) return;
+  // Events produced in one turn of the event loop (an upstream packet often carries several)
+  // leave in one write: corked until the turn ends, so a token still goes out in the turn it came.
+  if (!res.writableCorked) {
+    res.cork();
+    process.nextTick(() => res.uncork());
+  }
   if (!res.write(`data: ${data}\n\n`)) {
     await new Promise<void>((resolve) => {
       const done = () => {
