@@ -2,6 +2,7 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { Usage } from '../core/chat-response.js';
 import { isProviderError, type ProviderErrorKind } from '../core/provider-error.js';
 import type { Provider, Target } from '../core/provider.js';
+import { collectStream } from './collect-stream.js';
 import { judgeAnswer } from './judge-answer.js';
 
 /**
@@ -16,19 +17,27 @@ export type ShadowOutcome = 'good' | 'bad' | 'inconclusive' | 'cancelled';
 export interface ShadowVerdict {
   outcome: ShadowOutcome;
   latencyMs: number;
+  /** Time to the first chunk, when the shadow call was streamed. */
+  ttftMs?: number;
   usage?: Usage;
   /** Why it was not good: error kind (or 'bad_output') and a short message. */
   error?: { kind: ProviderErrorKind | 'bad_output'; message: string };
 }
 
 /**
- * The copy of a live request sent to a recovering target: never streamed (the answer is
- * judged whole and discarded), marked in its request id, and without fields that would make
- * the upstream keep it (`store`).
+ * The copy of a live request sent to a recovering target: streamed when the live one was (so
+ * time to first token is measured on the path apps use), marked in its request id, and without
+ * fields that would make the upstream keep it (`store`).
  */
 export function shadowCopy(req: ChatRequest): ChatRequest {
   const { store: _store, stream_options: _streamOptions, ...passthrough } = req.passthrough;
-  return { ...req, stream: false, includeUsage: false, passthrough, meta: { ...req.meta, requestId: `${req.meta.requestId}.shadow` } };
+  return { ...req, includeUsage: false, passthrough, meta: { ...req.meta, requestId: `${req.meta.requestId}.shadow` } };
+}
+
+/** One call of the copy, streamed or not, read whole. */
+async function call(provider: Provider, target: Target, req: ChatRequest, signal: AbortSignal, started: number, now: () => number) {
+  if (!req.stream) return { response: await provider.chat(req, target, { signal }) };
+  return collectStream(await provider.stream(req, target, { signal }), started, now);
 }
 
 /**
@@ -57,12 +66,14 @@ export async function runShadowCall(
   });
   try {
     if (opts.cancel.aborted) return { outcome: 'cancelled', latencyMs: 0 };
-    const res = await Promise.race([provider.chat(req, target, { signal: ctl.signal }), stopped]);
+    const got = await Promise.race([call(provider, target, req, ctl.signal, started, opts.now), stopped]);
     const latencyMs = opts.now() - started;
-    if (res === 'stopped') return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);
+    if (got === 'stopped') return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);
+    const res = got.response;
+    const ttft = 'ttftMs' in got && got.ttftMs !== undefined ? { ttftMs: got.ttftMs } : {};
     const why = judgeAnswer(req, res);
-    if (why) return { outcome: 'bad', latencyMs, usage: res.usage, error: { kind: 'bad_output', message: why } };
-    return { outcome: 'good', latencyMs, usage: res.usage };
+    if (why) return { outcome: 'bad', latencyMs, ...ttft, usage: res.usage, error: { kind: 'bad_output', message: why } };
+    return { outcome: 'good', latencyMs, ...ttft, usage: res.usage };
   } catch (err) {
     const latencyMs = opts.now() - started;
     if (ctl.signal.aborted) return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);

@@ -58,7 +58,7 @@ export function createShadowTraffic(deps: ShadowTrafficDeps) {
     const labels = { provider: e.target.provider, model: e.target.model };
     const at = now();
     e.shadows[v.outcome]++;
-    e.shadows.last = { at, outcome: v.outcome, latencyMs: v.latencyMs };
+    e.shadows.last = { at, outcome: v.outcome, latencyMs: v.latencyMs, ...(v.ttftMs !== undefined ? { ttftMs: v.ttftMs } : {}) };
     const error: HealthError | undefined = v.error && { at, source: 'shadow', kind: v.error.kind, message: clipMessage(v.error.message) };
     if (error) e.shadows.lastError = error;
     m?.shadowCalls.inc({ ...labels, outcome: v.outcome });

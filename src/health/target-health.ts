@@ -46,7 +46,7 @@ export interface ShadowStats {
   cancelled: number;
   /** Samples dropped because `maxConcurrent` calls were already in flight. */
   skipped: number;
-  last?: { at: number; outcome: ShadowOutcome; latencyMs: number };
+  last?: { at: number; outcome: ShadowOutcome; latencyMs: number; ttftMs?: number };
   lastError?: HealthError;
 }
 
@@ -110,6 +110,8 @@ export interface TargetView {
     lastAt: string | null;
     lastOutcome: ShadowOutcome | null;
     lastLatencyMs: number | null;
+    /** Time to first token of the last shadow call, when it was streamed. */
+    lastTtftMs: number | null;
     lastError: (Omit<HealthError, 'at'> & { at: string }) | null;
   };
   drain: { at: string; by: string | null; reason: string | null } | null;
@@ -147,6 +149,7 @@ export function toView(t: TargetHealth): TargetView {
       lastAt: iso(t.shadows.last?.at),
       lastOutcome: t.shadows.last?.outcome ?? null,
       lastLatencyMs: t.shadows.last?.latencyMs ?? null,
+      lastTtftMs: t.shadows.last?.ttftMs ?? null,
       lastError: withIso(t.shadows.lastError),
     },
     drain: t.drain ? { at: new Date(t.drain.at).toISOString(), by: t.drain.by ?? null, reason: t.drain.reason ?? null } : null,

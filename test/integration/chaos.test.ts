@@ -457,7 +457,8 @@ routes:
     expect(healthy.shadow.bad).toBe(0);
     expect(healthy.probation).toBeNull();
 
-    // The shadow copies: one per live request answered by steady, not streamed, same messages.
+    // The shadow copies: one per live request answered by steady, streamed as the live one was
+    // (time to first token is measured), never asking the app's usage chunk, same messages.
     const servedBySteady = new Map(live.filter((a) => a.provider === 'steady').map((a) => [a.marker, a]));
     const onSteady = countByMarker(steady.requests);
     for (const a of servedBySteady.values()) expect(onSteady.get(a.marker), a.marker).toBe(1);
@@ -466,12 +467,16 @@ routes:
     expect(new Set(copies.map(markerOf)).size).toBe(copies.length);
     for (const c of copies) {
       const body = c.body as Record<string, unknown>;
-      expect(body.stream ?? false).toBe(false);
-      expect(body.stream_options).toBeUndefined();
+      const live = servedBySteady.get(markerOf(c)!)!;
+      expect(body.stream ?? false).toBe(live.stream);
+      // The adapter asks upstream usage on every stream (for metering), shadow or not.
+      if (live.stream) expect(body.stream_options).toEqual({ include_usage: true });
+      else expect(body.stream_options).toBeUndefined();
       expect(body.messages).toEqual([{ role: 'user', content: markerOf(c) }]);
     }
-    // Streamed live requests were mirrored too (as whole answers).
+    // Streamed live requests were mirrored as streams, and their time to first token recorded.
     expect(copies.some((c) => servedBySteady.get(markerOf(c)!)?.stream)).toBe(true);
+    expect(copies.some((c) => !servedBySteady.get(markerOf(c)!)?.stream)).toBe(true);
 
     // Healthy again: live traffic goes to flaky first, and steady sees none of it.
     const back: Answer[] = [];

@@ -63,7 +63,7 @@ describe('health gate behind the dispatcher', () => {
       await flush();
     }
     expect(env.gate.target('a', 'm')?.state).toBe('healthy');
-    expect(env.a.calls.slice(-3).every((c) => c.req.stream === false)).toBe(true);
+    expect(env.a.calls.slice(-3).every((c) => c.req.stream === true && c.req.meta.requestId.endsWith('.shadow'))).toBe(true);
     const r = await env.dispatcher.chat(chatRequest(), signal());
     expect(r.target).toEqual(A);
     expect(r.response.choices[0]!.message.content).toBe('recovered');

@@ -150,14 +150,16 @@ describe('health gate', () => {
   });
 
   describe('probation: shadow traffic', () => {
-    it('mirrors a sampled share of live requests as non-streamed copies, in the background', async () => {
+    it('mirrors a sampled share of live requests, streamed as the live ones were, in the background', async () => {
       env = setup({ random: sequence(0.1, 0.9, 0.3, 0.7) });
       await toProbation(env.gate);
       for (let i = 0; i < 4; i++) env.gate.served('chat', chatRequest({ stream: true, stream_options: { include_usage: true } }), B);
       await flush();
       expect(env.a.calls).toHaveLength(2);
       const sent = env.a.calls[0]!.req;
-      expect(sent).toMatchObject({ stream: false, includeUsage: false, meta: { requestId: 'test.shadow' } });
+      expect(sent).toMatchObject({ stream: true, includeUsage: false, meta: { requestId: 'test.shadow' } });
+      expect(sent.passthrough).not.toHaveProperty('stream_options');
+      expect(env.gate.target('a', 'm')?.shadow.lastTtftMs).toEqual(expect.any(Number));
       expect(env.a.calls[0]!.target).toEqual(A);
       expect(env.gate.target('a', 'm')?.probation?.good).toBe(2);
     });
