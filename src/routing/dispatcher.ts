@@ -6,7 +6,7 @@ import type { RouteConfig } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Attempt } from './attempts.js';
 import { backoffDelay, sleep } from './backoff.js';
-import { countPromptTokens, unfitReason } from './fit.js';
+import { countPromptTokens, loadTokenizer, needsTokenCount, unfitReason } from './fit.js';
 import { RouteError } from './route-error.js';
 import { openGate, type TargetGate } from './target-gate.js';
 import { firstThenRest, withIdleTimeout } from './stream-guards.js';
@@ -51,13 +51,19 @@ export function createDispatcher(deps: DispatcherDeps) {
   const random = deps.random ?? Math.random;
   const gate = deps.gate ?? openGate;
 
-  function candidates(req: ChatRequest): { route: RouteConfig; targets: Target[] } {
+  async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[] }> {
     const route = deps.routes[req.model];
     if (!route) {
       throw new RouteError('unknown_route', `The model '${req.model}' does not exist or you do not have access to it.`, [], undefined, 'model');
     }
+    // Only a prompt longer (in characters) than some target's context needs the tokenizer.
+    const needsCount = route.targets.some((t) => {
+      const p = deps.providers.get(t.provider);
+      return p !== undefined && needsTokenCount(req, p.capabilities(t.model));
+    });
+    const enc = needsCount ? await loadTokenizer() : undefined;
     let tokens: number | undefined;
-    const promptTokens = () => (tokens ??= countPromptTokens(req));
+    const promptTokens = () => (tokens ??= countPromptTokens(req, enc!));
     const capable: Target[] = [];
     const unfit: string[] = [];
     for (const t of route.targets) {
@@ -91,7 +97,7 @@ export function createDispatcher(deps: DispatcherDeps) {
    * would count one call twice and hide a target whose every stream breaks).
    */
   async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T }> {
-    const { route, targets } = candidates(req);
+    const { route, targets } = await candidates(req);
     // One timer per request, cleared when it ends (AbortSignal.timeout would keep a timer
     // and its signal alive for the whole timeout after the request is long done).
     const ctl = new AbortController();

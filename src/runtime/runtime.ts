@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { createDispatcher, type Dispatcher } from '../routing/dispatcher.js';
 import type { TargetGate } from '../routing/target-gate.js';
 import type { ProviderConfig } from '../config/schema.js';
+import { loadTokenizer } from '../routing/fit.js';
 
 export type ProviderBuilder = (id: string, config: ProviderConfig, ctx: { logger: Logger; baseDir: string }) => Provider;
 
@@ -53,6 +54,14 @@ export function createRuntime(initial: LoadedConfig, deps: RuntimeDeps) {
         deps.logger.error({ provider: id, err: (err as Error).message }, 'provider failed to start');
       }
     }
+    // Load the tokenizer now, off the request path, when some target may need a token count.
+    const counts = Object.values(loaded.config.routes).some((r) =>
+      r.targets.some((t) => {
+        const caps = providers.get(t.provider)?.capabilities(t.model);
+        return caps?.contextLength !== undefined && !caps.compactsHistory;
+      }),
+    );
+    if (counts) setImmediate(() => void loadTokenizer().catch((err: unknown) => deps.logger.warn({ err: String(err) }, 'tokenizer failed to load')));
     const gate = deps.buildGate?.(loaded, providers);
     const dispatcher = createDispatcher({ routes: loaded.config.routes, providers, disabled, gate, metrics: deps.metrics, random: deps.random });
     return { loaded, providers, fingerprints, disabled, gate, dispatcher };
