@@ -130,7 +130,7 @@ export class LlamaCppProvider implements Provider {
     } catch {
       entry = undefined;
     }
-    return { tools: entry?.tools ?? false, jsonObject: true, jsonSchema: true, contextLength: entry?.contextSize, maxChoices: 1, vision: false };
+    return { tools: entry?.tools ?? false, jsonObject: true, jsonSchema: true, contextLength: entry?.contextSize, maxChoices: 1, vision: false, compactsHistory: true };
   }
 
   private async open(req: ChatRequest, target: Target, signal: AbortSignal): Promise<{ model: string; call: HostCall; notes?: CallNotes }> {

@@ -62,6 +62,17 @@ describe('offline, on the shipped config/router.yaml with no keys', () => {
     expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
   });
 
+  it('compacts a history longer than the local context instead of skipping the model', async () => {
+    const turn = 'The weather is nice today and the router sends each request to a model. '.repeat(12);
+    const history = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `${i}: ${turn}` }));
+    const { data, response } = await client.chat.completions
+      .create({ model: 'chat', messages: [{ role: 'system', content: 'Be brief.' }, ...history, { role: 'user', content: 'And now?' }], max_tokens: 20 })
+      .withResponse();
+    expect(response.headers.get('x-router-provider')).toBe('local');
+    expect(response.headers.get('x-router-compacted')).toMatch(/^\d+ messages$/);
+    expect(data.choices[0]!.message.content!.length).toBeGreaterThan(0);
+  });
+
   it('refuses tools on a local-only route rather than answering wrongly', async () => {
     const err = (await client.chat.completions
       .create({ model: 'local', messages, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] })
