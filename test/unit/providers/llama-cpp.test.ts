@@ -134,7 +134,7 @@ describe('llama-cpp provider: generation', () => {
   });
 
   it('reports capabilities and health from the registry and the worker', async () => {
-    expect(provider.capabilities('tiny')).toEqual({ tools: false, jsonObject: true, jsonSchema: true, contextLength: 4096, maxChoices: 1, vision: false });
+    expect(provider.capabilities('tiny')).toEqual({ tools: false, jsonObject: true, jsonSchema: true, contextLength: 4096, maxChoices: 1, vision: false, compactsHistory: true });
     const health = await provider.health('tiny');
     expect(health).toMatchObject({ ok: true, loaded: true, queueDepth: 0, running: 0, restarts: 0 });
     expect(provider.workerPid('tiny')).toBeGreaterThan(0);
