@@ -9,8 +9,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --omit=optional keeps node-llama-cpp's CUDA/Vulkan builds (~600 MB) out; the CPU binary is a
-# direct dependency. tsx runs the TypeScript sources, so it is a runtime dependency.
-RUN npm ci --omit=optional --omit=dev --no-audit --no-fund && npm cache clean --force
+# direct dependency. tsx runs the TypeScript sources, so it is a runtime dependency. `npm install`
+# (locked versions) rather than `npm ci`: the lockfile is made where other platforms' optional
+# builds cannot be fetched, and `npm ci` rejects it for lacking them.
+RUN npm install --omit=optional --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
 RUN mkdir -p /app/models && chown -R node:node /app/models
