@@ -9,18 +9,13 @@ import type { ChatRequest } from '../../src/core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream } from '../../src/core/chat-response.js';
 import type { ProviderError } from '../../src/core/provider-error.js';
 import type { CallOptions, Target } from '../../src/core/provider.js';
-import { fromWireChunk, fromWireResponse, toWireRequest } from '../../src/wire/openai-wire.js';
+import { fromWireChunk, fromWireResponse, isObj, toWireRequest } from '../../src/wire/openai-wire.js';
 import { deadlineError, startDeadline, type Deadline, type UpstreamApi } from './api.js';
 import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Events read before `stream()` resolves while looking for the answering model (Azure opens with an empty one). */
 const MAX_HEAD_EVENTS = 8;
-
-/** A stream with Azure's prompt-filter results, which ChatStream has no field for yet. */
-export type UpstreamChatStream = ChatStream;
 
 function classify(api: UpstreamApi, err: unknown, signal: AbortSignal, deadline?: Deadline): ProviderError {
   // The caller's abort wins over whatever the transport made of it (fetch rethrows custom reasons).
@@ -102,7 +97,7 @@ async function readHead(events: AsyncIterator<unknown>): Promise<StreamHead> {
 }
 
 /** One streamed call; resolves once the upstream answered 200 and named its model. */
-export function streamComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<UpstreamChatStream> {
+export function streamComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatStream> {
   const route = api.chatRoute(target.model);
   const body = toWireRequest({ ...req, stream: true }, route.model);
   return api.withClient(async (client) => {
@@ -121,7 +116,7 @@ export function streamComplete(api: UpstreamApi, req: ChatRequest, target: Targe
       if (head.ended && head.events.length === 0) throw new UpstreamAnswerError('upstream stream ended before any event');
       // The upstream accepted and is answering; from here the router's idle timeout applies.
       deadline.clear();
-      const stream: UpstreamChatStream = {
+      const stream: ChatStream = {
         model: head.model ?? target.model,
         chunks: readChunks(api, events, head, opts.signal, deadline),
       };

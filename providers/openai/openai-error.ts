@@ -5,6 +5,7 @@
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { ProviderError, type ProviderErrorInit, type ProviderErrorKind } from '../../src/core/provider-error.js';
+import { isObj } from '../../src/wire/openai-wire.js';
 
 /**
  * An answer that arrived with a success status but is not usable: a 200 carrying
@@ -31,8 +32,6 @@ export interface ClassifyOptions {
   now?: () => number;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Replaces anything that looks like a key (and every configured secret) with `***`. */
 export function scrubSecrets(text: string, secrets: readonly string[] = []): string {

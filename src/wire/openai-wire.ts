@@ -170,7 +170,8 @@ export function mapFinishReason(reason: unknown): FinishReason {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A plain JSON object (not null, not an array). */
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function fromWireUsage(u: unknown): Usage | undefined {
   if (!isObj(u)) return undefined;
