@@ -2,7 +2,7 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream } from '../core/chat-response.js';
 import { ProviderError, isProviderError } from '../core/provider-error.js';
 import type { CallNotes, Provider, Target } from '../core/provider.js';
-import type { RouteConfig } from '../config/schema.js';
+import type { RouteConfig, TargetConfig } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Attempt } from './attempts.js';
 import { backoffDelay, sleep } from './backoff.js';
@@ -56,25 +56,23 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (!route) {
       throw new RouteError('unknown_route', `The model '${req.model}' does not exist or you do not have access to it.`, [], undefined, 'model');
     }
-    // Only a prompt longer (in characters) than some target's context needs the tokenizer.
-    const needsCount = route.targets.some((t) => {
-      const p = deps.providers.get(t.provider);
-      return p !== undefined && needsTokenCount(req, p.capabilities(t.model));
+    // Capabilities once per target: a provider may consult files (the local model registry) for them.
+    const enabled = route.targets.flatMap((t) => {
+      const provider = deps.providers.get(t.provider);
+      return provider ? [{ target: t, caps: provider.capabilities(t.model) }] : [];
     });
-    const enc = needsCount ? await loadTokenizer() : undefined;
+    // Only a prompt longer (in characters) than some target's context needs the tokenizer.
+    const enc = enabled.some((e) => needsTokenCount(req, e.caps)) ? await loadTokenizer() : undefined;
     let tokens: number | undefined;
     const promptTokens = () => (tokens ??= countPromptTokens(req, enc!));
-    const capable: Target[] = [];
+    const capable: TargetConfig[] = [];
     const unfit: string[] = [];
-    for (const t of route.targets) {
-      const provider = deps.providers.get(t.provider);
-      if (!provider) continue;
-      const why = unfitReason(req, provider.capabilities(t.model), promptTokens);
+    for (const { target: t, caps } of enabled) {
+      const why = unfitReason(req, caps, promptTokens);
       if (why) unfit.push(`${t.provider}/${t.model}: ${why}`);
-      else capable.push({ provider: t.provider, model: t.model });
+      else capable.push(t);
     }
     if (!capable.length) {
-      const enabled = route.targets.filter((t) => deps.providers.has(t.provider));
       if (!enabled.length) {
         const why = route.targets.map((t) => `${t.provider}: ${deps.disabled.get(t.provider) ?? 'not configured'}`).join('; ');
         throw new RouteError('no_available_target', `No provider of route '${req.model}' is enabled (${why}).`);
@@ -87,8 +85,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (!admitted.length) {
       throw new RouteError('no_available_target', `Every provider of route '${req.model}' is unavailable (circuit open); try again shortly.`);
     }
-    const weights = new Map(route.targets.map((t) => [`${t.provider}/${t.model}`, t.weight]));
-    return { route, targets: orderTargets(route.strategy, admitted, (t) => weights.get(`${t.provider}/${t.model}`) ?? 1, random) };
+    const ordered = orderTargets(route.strategy, admitted, (t) => t.weight, random);
+    return { route, targets: ordered.map((t) => ({ provider: t.provider, model: t.model })) };
   }
 
   /**
