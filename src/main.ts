@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       metrics.configReloads.inc({ result: 'rejected' });
       logger.error({ problems: err.problems }, 'config edit rejected; the last good config stays in force');
     },
-  });
+  }, 250, loaded);
 
   let stopping = false;
   const stop = async (signal: string) => {

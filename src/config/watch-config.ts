@@ -12,15 +12,18 @@ export interface WatchHandlers {
  * Watches the config file (through its folder, so editors that replace the file by rename are
  * seen) and reloads it after edits settle.
  */
-export function watchConfig(file: string, handlers: WatchHandlers, debounceMs = 250): { close(): void } {
+/** What a reload compares: an edit that changes neither config nor disabled providers is ignored. */
+const fingerprint = (l: LoadedConfig): string => JSON.stringify([l.config, [...l.disabled]]);
+
+export function watchConfig(file: string, handlers: WatchHandlers, debounceMs = 250, current?: LoadedConfig): { close(): void } {
   const dir = path.dirname(path.resolve(file));
   const base = path.basename(file);
   let timer: NodeJS.Timeout | undefined;
-  let last = '';
+  let last = current ? fingerprint(current) : '';
   const reload = () => {
     try {
       const loaded = loadConfigFile(file);
-      const fp = JSON.stringify([loaded.config, [...loaded.disabled]]);
+      const fp = fingerprint(loaded);
       if (fp === last) return;
       last = fp;
       handlers.onReload(loaded);
@@ -28,14 +31,6 @@ export function watchConfig(file: string, handlers: WatchHandlers, debounceMs = 
       if (err instanceof ConfigError) handlers.onRejected(err);
     }
   };
-  try {
-    last = JSON.stringify((() => {
-      const l = loadConfigFile(file);
-      return [l.config, [...l.disabled]];
-    })());
-  } catch {
-    last = '';
-  }
   let watcher: FSWatcher | undefined = watch(dir, (_event, name) => {
     if (name !== base) return;
     clearTimeout(timer);
