@@ -3,7 +3,8 @@ import path from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { configSchema, crossCheckConfig, type RouterConfig } from './schema.js';
 import { interpolateEnv } from './interpolate.js';
-import { formatParam } from '../wire/openai-wire.js';
+import { providerDisabledReason, type MissingVariable } from '../../providers/options.js';
+import { formatParam } from '../wire/wire-common.js';
 
 export interface ConfigProblem {
   file: string;
@@ -77,24 +78,29 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const config = parsed.data;
   const disabled = new Map<string, string>();
   const warnings: string[] = [];
-  for (const [id, p] of Object.entries(config.providers)) {
-    if (!p.enabled) disabled.set(id, 'enabled: false');
-  }
+  const missingByProvider = new Map<string, MissingVariable[]>();
   for (const m of missing) {
-    const [section, id] = m.path;
-    if (section === 'providers' && typeof id === 'string' && !disabled.has(id)) {
-      const p = config.providers[id];
-      // A list of keys with some set still works; a provider with no usable credential is off.
-      const stillHasKey = p?.kind === 'openai' && m.path[2] === 'apiKeys' && (p.apiKeys.length > 0 || p.apiKey);
-      if (!stillHasKey) disabled.set(id, `environment variable ${m.variable} is not set`);
-    } else if (section !== 'providers') {
+    const [section, id, ...rest] = m.path;
+    if (section === 'providers' && typeof id === 'string') {
+      const list = missingByProvider.get(id) ?? [];
+      list.push({ path: rest, variable: m.variable });
+      missingByProvider.set(id, list);
+    } else {
       warnings.push(`${formatParam(m.path)}: environment variable ${m.variable} is not set; entry ignored`);
     }
   }
+  // Each provider kind decides from its own options whether it can run (providers/<kind>/options.ts).
   for (const [id, p] of Object.entries(config.providers)) {
-    if (disabled.has(id)) continue;
-    if (p.kind === 'openai' && !p.apiKey && p.apiKeys.length === 0 && !p.allowNoKey) disabled.set(id, 'no API key configured');
-    if (p.kind === 'azure-openai' && !p.apiKey && !p.adToken) disabled.set(id, 'no apiKey or adToken configured');
+    const why = providerDisabledReason(p, missingByProvider.get(id) ?? []);
+    if (why) disabled.set(id, why);
+  }
+  // An empty string is never a key: `${SECOND:-}` must not let a blank Authorization header in.
+  for (const field of ['keys', 'adminKeys'] as const) {
+    const blank = config.auth[field].filter((k) => k.trim() === '').length;
+    if (blank) {
+      warnings.push(`auth.${field}: ${blank} empty entr${blank === 1 ? 'y' : 'ies'} ignored (an empty string is never a key)`);
+      config.auth[field] = config.auth[field].filter((k) => k.trim() !== '');
+    }
   }
   return { config, file, baseDir: path.dirname(path.resolve(file)), disabled, warnings };
 }

@@ -56,9 +56,3 @@ export interface Provider {
   close(): Promise<void>;
 }
 
-/** Why a configured provider is not usable (missing credentials, bad model file). */
-export interface DisabledProvider {
-  id: string;
-  kind: string;
-  reason: string;
-}

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import { ProviderError, countsAsProviderFailure } from '../core/provider-error.js';
+import { ProviderError, countsAgainstHealth } from '../core/provider-error.js';
 import type { CallOutcome } from '../routing/target-gate.js';
 
 /** Thresholds of one target's breaker (a route's `breaker` config). */
@@ -59,7 +59,7 @@ const replay = async (outcome: CallOutcome): Promise<void> => {
 };
 
 /** Only failures that mean the provider is unwell count; a caller's mistake is a success to the breaker. */
-const isNotProviderFault = (err: unknown): boolean => !(err instanceof ProviderError && countsAsProviderFailure(err.kind));
+const isNotProviderFault = (err: unknown): boolean => !(err instanceof ProviderError && countsAgainstHealth(err.kind));
 
 export function createBreaker(name: string, settings: BreakerSettings, onOpen: OnOpen): TargetBreaker {
   // Opossum opens only when the rate *exceeds* its threshold, so errorPercent: 100 would never

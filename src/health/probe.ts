@@ -1,3 +1,4 @@
+import { startDeadline } from '../core/deadline.js';
 import type { Provider } from '../core/provider.js';
 
 /** How one active health probe went. */
@@ -15,13 +16,8 @@ export interface ProbeResult {
  */
 export async function runProbe(provider: Provider, model: string, opts: { timeoutMs: number; cancel: AbortSignal; now: () => number }): Promise<ProbeResult> {
   const started = opts.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onCancel: (() => void) | undefined;
-  const stopped = new Promise<'timeout' | 'cancelled'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), opts.timeoutMs);
-    onCancel = () => resolve('cancelled');
-    opts.cancel.addEventListener('abort', onCancel, { once: true });
-  });
+  const deadline = startDeadline({ parents: [opts.cancel], ms: opts.timeoutMs });
+  const stopped = deadline.aborted.then(() => (deadline.timedOut() ? ('timeout' as const) : ('cancelled' as const)));
   try {
     if (opts.cancel.aborted) return { outcome: 'fail', latencyMs: 0, detail: 'cancelled' };
     const report = await Promise.race([provider.health(model), stopped]);
@@ -32,7 +28,6 @@ export async function runProbe(provider: Provider, model: string, opts: { timeou
   } catch (err) {
     return { outcome: 'fail', latencyMs: opts.now() - started, detail: err instanceof Error ? err.message : 'health check failed' };
   } finally {
-    clearTimeout(timer);
-    if (onCancel) opts.cancel.removeEventListener('abort', onCancel);
+    deadline.dispose();
   }
 }

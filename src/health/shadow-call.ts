@@ -2,6 +2,7 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { Usage } from '../core/chat-response.js';
 import { isProviderError, type ProviderErrorKind } from '../core/provider-error.js';
 import type { Provider, Target } from '../core/provider.js';
+import { startDeadline } from '../core/deadline.js';
 import { collectStream } from './collect-stream.js';
 import { judgeAnswer } from './judge-answer.js';
 
@@ -41,9 +42,8 @@ async function call(provider: Provider, target: Target, req: ChatRequest, signal
 }
 
 /**
- * Runs one shadow call with its own timeout; `cancel` aborts it from outside. The timeout is a
- * plain timer (not AbortSignal.timeout) so fake clocks drive it, and the call is raced against
- * it so a provider that ignores its signal still ends on time. Never rejects.
+ * Runs one shadow call with its own deadline; `cancel` aborts it from outside. The call is raced
+ * against the deadline so a provider that ignores its signal still ends on time. Never rejects.
  */
 export async function runShadowCall(
   provider: Provider,
@@ -52,23 +52,13 @@ export async function runShadowCall(
   opts: { timeoutMs: number; cancel: AbortSignal; now: () => number },
 ): Promise<ShadowVerdict> {
   const started = opts.now();
-  const ctl = new AbortController();
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onCancel = () => ctl.abort(opts.cancel.reason);
-  opts.cancel.addEventListener('abort', onCancel, { once: true });
-  const stopped = new Promise<'stopped'>((resolve) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort(new DOMException('shadow call timed out', 'TimeoutError'));
-    }, opts.timeoutMs);
-    ctl.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
-  });
+  const deadline = startDeadline({ parents: [opts.cancel], ms: opts.timeoutMs, timeoutReason: () => new DOMException('shadow call timed out', 'TimeoutError') });
+  const stopped = deadline.aborted.then(() => 'stopped' as const);
   try {
     if (opts.cancel.aborted) return { outcome: 'cancelled', latencyMs: 0 };
-    const got = await Promise.race([call(provider, target, req, ctl.signal, started, opts.now), stopped]);
+    const got = await Promise.race([call(provider, target, req, deadline.signal, started, opts.now), stopped]);
     const latencyMs = opts.now() - started;
-    if (got === 'stopped') return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);
+    if (got === 'stopped') return stoppedVerdict(deadline.timedOut(), latencyMs, opts.timeoutMs);
     const res = got.response;
     const ttft = 'ttftMs' in got && got.ttftMs !== undefined ? { ttftMs: got.ttftMs } : {};
     const why = judgeAnswer(req, res);
@@ -76,16 +66,15 @@ export async function runShadowCall(
     return { outcome: 'good', latencyMs, ...ttft, usage: res.usage };
   } catch (err) {
     const latencyMs = opts.now() - started;
-    if (ctl.signal.aborted) return stoppedVerdict(timedOut, latencyMs, opts.timeoutMs);
+    if (deadline.signal.aborted) return stoppedVerdict(deadline.timedOut(), latencyMs, opts.timeoutMs);
     if (isProviderError(err)) {
       return { outcome: err.kind === 'invalid_request' ? 'inconclusive' : 'bad', latencyMs, error: { kind: err.kind, message: err.message } };
     }
     return { outcome: 'bad', latencyMs, error: { kind: 'server', message: err instanceof Error ? err.message : 'shadow call failed' } };
   } finally {
-    clearTimeout(timer);
-    opts.cancel.removeEventListener('abort', onCancel);
     // Frees the upstream call if it is still running (cancelled or raced out).
-    if (!ctl.signal.aborted) ctl.abort();
+    deadline.abort();
+    deadline.dispose();
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
 import type { Target } from '../core/provider.js';
-import { countPromptTokens, loadedTokenizer, unfitReason } from '../routing/fit.js';
+import { unfitReasonSync } from '../routing/fit.js';
 import type { HealthMetrics } from './health-metrics.js';
 import { runShadowCall, shadowCopy, type ShadowVerdict } from './shadow-call.js';
 import { clipMessage, type HealthError, type TargetHealth } from './target-health.js';
@@ -81,15 +81,12 @@ export function createShadowTraffic(deps: ShadowTrafficDeps) {
      * on probation that could serve the request gets a copy with probability `sampleRate`.
      */
     mirror(targets: readonly TargetHealth[], route: string, req: ChatRequest, servedBy: Target): void {
-      // Dispatch has loaded the tokenizer when this request needed it; if not, an unknown fit
-      // counts as unfit (Infinity tokens) and the sample is skipped.
-      const enc = loadedTokenizer();
-      let tokens: number | undefined;
-      const promptTokens = () => (tokens ??= enc ? countPromptTokens(req, enc) : Infinity);
+      // Dispatch counted the prompt when some target needed it; a fit nobody counted reads as
+      // unfit and the sample is skipped (never a second count on the event loop).
       for (const e of targets) {
         if (e.state !== 'probation' || (e.target.provider === servedBy.provider && e.target.model === servedBy.model)) continue;
         // A request the target cannot serve says nothing about its health.
-        if (unfitReason(req, e.provider.capabilities(e.target.model), promptTokens)) continue;
+        if (unfitReasonSync(req, e.provider.capabilities(e.target.model))) continue;
         if (deps.random() >= e.settings.shadow.sampleRate) continue;
         start(e, route, req);
       }

@@ -11,7 +11,7 @@ export interface Attempt {
   message?: string;
 }
 
-/** `x-router-attempts`: number of calls and targets, e.g. "3 (2 targets)". */
+/** `x-router-attempts`: number of calls and distinct targets, e.g. "3; targets=2". */
 export function formatAttemptsHeader(attempts: readonly Attempt[]): string {
   const targets = new Set(attempts.map((a) => `${a.provider}/${a.model}`)).size;
   return `${attempts.length}; targets=${targets}`;

@@ -1,6 +1,7 @@
 import type { ChatRequest } from '../core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream } from '../core/chat-response.js';
-import { ProviderError, isProviderError } from '../core/provider-error.js';
+import { ProviderError, isProviderError, isTransient } from '../core/provider-error.js';
+import { startDeadline } from '../core/deadline.js';
 import type { CallNotes, Provider, Target } from '../core/provider.js';
 import type { RouteConfig, TargetConfig } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -8,8 +9,9 @@ import type { Attempt } from './attempts.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { countPromptTokens, loadTokenizer, needsTokenCount, unfitReason } from './fit.js';
 import { RouteError } from './route-error.js';
+import { applyCaps, CLAMPED_HEADER } from './caps.js';
 import { openGate, type TargetGate } from './target-gate.js';
-import { firstThenRest, withIdleTimeout } from './stream-guards.js';
+import { firstThenRest, STREAM_TOO_LONG, withIdleTimeout } from './stream-guards.js';
 import { orderTargets } from './strategy.js';
 
 export interface DispatcherDeps {
@@ -40,9 +42,6 @@ export interface RoutedStream extends Served {
   stream: ChatStream;
 }
 
-/** Kinds worth another try on the same target; others (e.g. a refused key) go straight to the next target. */
-const TRANSIENT = new Set(['rate_limit', 'timeout', 'server', 'network', 'capacity']);
-
 type Call<T> = (provider: Provider, target: Target, signal: AbortSignal) => Promise<T>;
 
 /** The routing engine: pick targets, retry, fall back, record. */
@@ -50,12 +49,15 @@ export function createDispatcher(deps: DispatcherDeps) {
   const now = deps.now ?? (() => performance.now());
   const random = deps.random ?? Math.random;
   const gate = deps.gate ?? openGate;
+  // A Map, never a property lookup: a route name comes from the app ("toString", "__proto__").
+  const routes = new Map(Object.entries(deps.routes));
 
-  async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[] }> {
-    const route = deps.routes[req.model];
+  async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[]; clamped: string[] }> {
+    const route = routes.get(req.model);
     if (!route) {
       throw new RouteError('unknown_route', `The model '${req.model}' does not exist or you do not have access to it.`, [], undefined, 'model');
     }
+    const clamped = applyCaps(req, route, req.model);
     // Capabilities once per target: a provider may consult files (the local model registry) for them.
     const enabled = route.targets.flatMap((t) => {
       const provider = deps.providers.get(t.provider);
@@ -63,12 +65,12 @@ export function createDispatcher(deps: DispatcherDeps) {
     });
     // Only a prompt longer (in characters) than some target's context needs the tokenizer.
     const enc = enabled.some((e) => needsTokenCount(req, e.caps)) ? await loadTokenizer() : undefined;
-    let tokens: number | undefined;
+    let tokens: Promise<number> | undefined;
     const promptTokens = () => (tokens ??= countPromptTokens(req, enc!));
     const capable: TargetConfig[] = [];
     const unfit: string[] = [];
     for (const { target: t, caps } of enabled) {
-      const why = unfitReason(req, caps, promptTokens);
+      const why = await unfitReason(req, caps, promptTokens);
       if (why) unfit.push(`${t.provider}/${t.model}: ${why}`);
       else capable.push(t);
     }
@@ -86,7 +88,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       throw new RouteError('no_available_target', `Every provider of route '${req.model}' is unavailable (circuit open); try again shortly.`);
     }
     const ordered = orderTargets(route.strategy, admitted, (t) => t.weight, random);
-    return { route, targets: ordered.map((t) => ({ provider: t.provider, model: t.model })) };
+    return { route, targets: ordered.map((t) => ({ provider: t.provider, model: t.model })), clamped };
   }
 
   /**
@@ -94,16 +96,11 @@ export function createDispatcher(deps: DispatcherDeps) {
    * caller records it then (recording at the first chunk and again on a mid-stream failure
    * would count one call twice and hide a target whose every stream breaks).
    */
-  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T }> {
-    const { route, targets } = await candidates(req);
-    // One timer per request, cleared when it ends (AbortSignal.timeout would keep a timer
-    // and its signal alive for the whole timeout after the request is long done).
-    const ctl = new AbortController();
-    const deadline = ctl.signal;
-    const onClientAbort = () => ctl.abort(signal.reason);
-    if (signal.aborted) ctl.abort(signal.reason);
-    else signal.addEventListener('abort', onClientAbort, { once: true });
-    const timer = setTimeout(() => ctl.abort(new DOMException('route deadline', 'TimeoutError')), route.timeoutMs);
+  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; clamped: string[] }> {
+    const { route, targets, clamped } = await candidates(req);
+    // The route's deadline covers everything: queueing for a socket, retries, backoff, fallbacks.
+    const routeDeadline = startDeadline({ parents: [signal], ms: route.timeoutMs, timeoutReason: () => new DOMException('route deadline', 'TimeoutError') });
+    const deadline = routeDeadline.signal;
     try {
       const attempts: Attempt[] = [];
       let upstreamMs = 0;
@@ -119,7 +116,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
             if (!deferSuccess) gate.record(req.model, target, { ok: true, ms });
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
-            return { value, target, attempts, upstreamMs };
+            return { value, target, attempts, upstreamMs, clamped };
           } catch (raw) {
             const ms = now() - started;
             upstreamMs += ms;
@@ -129,7 +126,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: err.kind }, ms / 1000);
             if (err.kind === 'aborted') throw err;
             gate.record(req.model, target, { ok: false, ms, error: err });
-            if (!err.retryable || !TRANSIENT.has(err.kind) || deadline.aborted) break;
+            if (!err.retryable || !isTransient(err.kind) || deadline.aborted) break;
             if (attempt < route.retry.attempts) {
               const delay = backoffDelay(attempt, route.retry, random, err.retryAfterMs);
               // A wait longer than the retry budget allows is better spent on the next target.
@@ -152,19 +149,20 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       throw new RouteError('exhausted', last?.message ?? 'all targets failed', attempts, last);
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onClientAbort);
+      routeDeadline.dispose();
     }
   }
 
   return {
     /** Names of the routes apps may call. */
-    routeNames: (): string[] => Object.keys(deps.routes),
+    routeNames: (): string[] => [...routes.keys()],
+    /** Whether `name` is a route (own names only, never Object.prototype members). */
+    hasRoute: (name: string): boolean => routes.has(name),
 
     async chat(req: ChatRequest, signal: AbortSignal): Promise<RoutedResponse> {
       const r = await run(req, signal, (p, t, s) => p.chat(req, t, { signal: s }));
       gate.served?.(req.model, req, r.target);
-      return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
+      return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withClamped(r.value.notes, r.clamped) };
     },
 
     /**
@@ -172,42 +170,44 @@ export function createDispatcher(deps: DispatcherDeps) {
      * other; after it, failures surface from the iterator for the edge to report in-stream.
      */
     async stream(req: ChatRequest, signal: AbortSignal): Promise<RoutedStream> {
-      const route = deps.routes[req.model];
+      const route = routes.get(req.model);
       const r = await run(req, signal, async (p, t, deadline) => {
         // The upstream call gets its own signal: until the first chunk it follows the route
         // deadline and the first-token timer; after it, only the app leaving ends it.
-        const ctl = new AbortController();
-        const follow = () => ctl.abort(deadline.reason);
-        deadline.addEventListener('abort', follow, { once: true });
-        const timer = setTimeout(() => ctl.abort(new DOMException('first token timeout', 'TimeoutError')), route?.firstTokenTimeoutMs ?? 30_000);
+        const call = startDeadline({ parents: [deadline], ms: route?.firstTokenTimeoutMs ?? 30_000, timeoutReason: () => new DOMException('first token timeout', 'TimeoutError') });
         try {
-          const stream = await p.stream(req, t, { signal: ctl.signal });
-          const chunks = await firstThenRest(stream.chunks, ctl.signal, t.provider);
-          signal.addEventListener('abort', () => ctl.abort(signal.reason), { once: true });
-          return { ...stream, chunks, abortUpstream: () => ctl.abort() };
+          const stream = await p.stream(req, t, { signal: call.signal });
+          const chunks = await firstThenRest(stream.chunks, call.signal, t.provider);
+          call.dispose();
+          call.follow(signal);
+          return { ...stream, chunks, abortUpstream: () => call.abort() };
         } catch (err) {
-          ctl.abort();
+          call.abort();
+          call.dispose();
           throw err;
-        } finally {
-          clearTimeout(timer);
-          deadline.removeEventListener('abort', follow);
         }
       }, true);
       gate.served?.(req.model, req, r.target);
       const idleMs = route?.idleTimeoutMs ?? 30_000;
       const { abortUpstream, ...stream } = r.value;
       const started = now();
-      const chunks = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider), {
+      const chunks = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider, route?.maxStreamMs ?? Infinity, now), {
         ok: () => gate.record(req.model, r.target, { ok: true, ms: r.attempts.at(-1)!.ms + now() - started }),
         failed: (error) => gate.record(req.model, r.target, { ok: false, ms: now() - started, error }),
         abortUpstream,
       });
-      return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: r.value.notes };
+      return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withClamped(r.value.notes, r.clamped) };
     },
   };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
+
+/** The provider's notes plus the caps applied to the request, for the app to see. */
+function withClamped(notes: CallNotes | undefined, clamped: string[]): CallNotes | undefined {
+  if (!clamped.length) return notes;
+  return { ...notes, headers: { ...notes?.headers, [CLAMPED_HEADER]: clamped.join(', ') } };
+}
 
 /**
  * Reports how a stream ended to the gate, once: success when it completed, failure when the
@@ -225,7 +225,8 @@ async function* settleStream(
     completed = true;
     on.ok();
   } catch (err) {
-    if (isProviderError(err) && err.kind !== 'aborted') on.failed(err);
+    // A client leaving or the route's own length cap says nothing about the target.
+    if (isProviderError(err) && err.kind !== 'aborted' && err.code !== STREAM_TOO_LONG) on.failed(err);
     throw err;
   } finally {
     if (!completed) on.abortUpstream();
@@ -242,5 +243,7 @@ function toProviderError(raw: unknown, provider: string, client: AbortSignal, de
   if (deadline.aborted || (raw instanceof Error && raw.name === 'TimeoutError')) {
     return new ProviderError({ kind: 'timeout', provider, message: `${provider}: timed out waiting for the upstream` });
   }
-  return new ProviderError({ kind: 'server', provider, message: `${provider}: ${raw instanceof Error ? raw.message : 'unexpected failure'}`, cause: raw });
+  // Adapters throw ProviderErrors; anything else is the router's own failure (a bug), which
+  // must never count against a healthy target or reach the app with its internals.
+  return new ProviderError({ kind: 'internal', provider, message: `${provider}: the router failed while calling the provider`, cause: raw });
 }

@@ -9,6 +9,8 @@ export type RouteErrorReason =
   | 'no_capable_target'
   /** Every target is disabled or its breaker is open. */
   | 'no_available_target'
+  /** The request breaks a rule of the route (a cap on n or max_tokens); `param` names the field. */
+  | 'invalid_request'
   /** Targets were tried and all failed; `last` says how. */
   | 'exhausted';
 

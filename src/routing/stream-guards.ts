@@ -39,14 +39,31 @@ export async function firstThenRest(chunks: AsyncIterable<ChatChunk>, signal: Ab
   };
 }
 
-/** Fails a stream that goes silent for longer than `idleMs` (a stalled upstream). */
-export async function* withIdleTimeout(chunks: AsyncIterable<ChatChunk>, idleMs: number, provider: string): AsyncIterable<ChatChunk> {
+/** Error code of a stream ended by the route's maxStreamMs: the router's decision, not an upstream fault. */
+export const STREAM_TOO_LONG = 'stream_too_long';
+
+/**
+ * Fails a stream that goes silent for longer than `idleMs` (a stalled upstream), or that runs
+ * longer than `maxMs` in all (an upstream that streams forever is not relayed forever).
+ */
+export async function* withIdleTimeout(chunks: AsyncIterable<ChatChunk>, idleMs: number, provider: string, maxMs = Infinity, now: () => number = () => performance.now()): AsyncIterable<ChatChunk> {
   const it = chunks[Symbol.asyncIterator]();
+  const endAt = now() + maxMs;
   try {
     for (;;) {
+      const left = endAt - now();
+      const tooLong = left <= idleMs;
       let timer: NodeJS.Timeout | undefined;
       const stall = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` })), idleMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              tooLong
+                ? new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` })
+                : new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }),
+            ),
+          Math.max(0, tooLong ? left : idleMs),
+        );
       });
       let r: IteratorResult<ChatChunk>;
       try {

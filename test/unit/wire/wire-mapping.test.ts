@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { WireChunkEncoder, WireValidationError, fromWireChunk, fromWireResponse, parseChatRequest, toWireRequest, toWireResponse } from '../../../src/wire/openai-wire.js';
+import { WireChunkEncoder, toWireResponse } from '../../../src/wire/chunk-encoder.js';
+import { WireValidationError } from '../../../src/wire/wire-common.js';
+import { fromWireChunk, fromWireResponse } from '../../../src/wire/upstream-response.js';
+import { parseChatRequest } from '../../../src/wire/parse-chat-request.js';
+import { toWireRequest } from '../../../src/wire/upstream-request.js';
 
 const meta = { requestId: 'r', receivedAt: 0 };
 

@@ -1,0 +1,97 @@
+/** Router → app: the internal answer as an OpenAI chat.completion, and stream chunks as chat.completion.chunk events. */
+import type { ChatChunk, ChatResponse, Usage } from '../core/chat-response.js';
+import type { Obj } from './wire-common.js';
+
+export function toWireUsage(u: Usage): Obj {
+  const out: Obj = { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.totalTokens };
+  if (u.promptTokensDetails) out.prompt_tokens_details = u.promptTokensDetails;
+  if (u.completionTokensDetails) out.completion_tokens_details = u.completionTokensDetails;
+  return out;
+}
+
+export interface WireEnvelope {
+  /** Completion id the app sees (chatcmpl-…). */
+  id: string;
+  created: number;
+  model: string;
+  systemFingerprint?: string | null;
+  /** Sent once, on the first stream chunk (Azure prompt-filter results). */
+  promptFilterResults?: unknown[];
+}
+
+export function toWireResponse(res: ChatResponse, env: WireEnvelope): Obj {
+  const out: Obj = {
+    id: env.id,
+    object: 'chat.completion',
+    created: env.created,
+    model: env.model,
+    choices: res.choices.map((c) => {
+      const message: Obj = { role: 'assistant', content: c.message.content, refusal: c.message.refusal ?? null, ...(c.message.extra ?? {}) };
+      if (c.message.toolCalls?.length) message.tool_calls = c.message.toolCalls;
+      const choice: Obj = { index: c.index, message, logprobs: c.logprobs ?? null, finish_reason: c.finishReason };
+      if (c.contentFilterResults) choice.content_filter_results = c.contentFilterResults;
+      return choice;
+    }),
+  };
+  if (res.usage) out.usage = toWireUsage(res.usage);
+  if (res.systemFingerprint !== undefined) out.system_fingerprint = res.systemFingerprint;
+  if (res.serviceTier) out.service_tier = res.serviceTier;
+  if (res.promptFilterResults) out.prompt_filter_results = res.promptFilterResults;
+  return out;
+}
+
+/**
+ * Turns internal chunks into OpenAI `chat.completion.chunk` objects with OpenAI's framing rules:
+ * the first delta of each choice carries `role: "assistant"`; a choice's finish_reason comes once,
+ * on its last chunk; usage (when asked) comes as a final chunk with `choices: []`.
+ */
+export class WireChunkEncoder {
+  private readonly started = new Set<number>();
+  private readonly finished = new Set<number>();
+  private sentAny = false;
+
+  constructor(private readonly env: WireEnvelope, private readonly includeUsage: boolean) {}
+
+  private frame(choices: Obj[], extra?: Obj): Obj {
+    const out: Obj = { id: this.env.id, object: 'chat.completion.chunk', created: this.env.created, model: this.env.model };
+    if (this.env.systemFingerprint !== undefined) out.system_fingerprint = this.env.systemFingerprint;
+    out.choices = choices;
+    if (!this.sentAny && this.env.promptFilterResults?.length) out.prompt_filter_results = this.env.promptFilterResults;
+    this.sentAny = true;
+    return extra ? { ...out, ...extra } : out;
+  }
+
+  private roleDelta(index: number): Obj {
+    if (this.started.has(index)) return {};
+    this.started.add(index);
+    return { role: 'assistant', content: '' };
+  }
+
+  /** The wire chunk for an internal chunk, or null when nothing goes out (e.g. usage not asked). */
+  encode(chunk: ChatChunk): Obj | null {
+    switch (chunk.type) {
+      case 'delta': {
+        if (this.finished.has(chunk.index)) return null;
+        const delta: Obj = this.roleDelta(chunk.index);
+        if (chunk.text !== undefined) delta.content = chunk.text;
+        if (chunk.toolCalls) delta.tool_calls = chunk.toolCalls;
+        if (chunk.refusal !== undefined) delta.refusal = chunk.refusal;
+        return this.frame([{ index: chunk.index, delta, logprobs: chunk.logprobs ?? null, finish_reason: null }]);
+      }
+      case 'finish': {
+        if (this.finished.has(chunk.index)) return null;
+        this.finished.add(chunk.index);
+        const choice: Obj = { index: chunk.index, delta: this.roleDelta(chunk.index), logprobs: null, finish_reason: chunk.finish };
+        if (chunk.contentFilterResults) choice.content_filter_results = chunk.contentFilterResults;
+        return this.frame([choice]);
+      }
+      case 'usage':
+        return this.includeUsage ? this.frame([], { usage: toWireUsage(chunk.usage) }) : null;
+    }
+  }
+
+  /** Whether every choice that started has finished. */
+  complete(expectedChoices: number): boolean {
+    return this.finished.size >= expectedChoices;
+  }
+}
