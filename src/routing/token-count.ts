@@ -66,7 +66,8 @@ export class TokenCounter {
   }
 
   private async flush(yieldAfter: boolean): Promise<void> {
-    if (this.batch.trim() !== '') this.total += this.enc.encode(this.batch).length;
+    // Special-token text ("<|endoftext|>") in a prompt is ordinary text to count, not an error.
+    if (this.batch.trim() !== '') this.total += this.enc.encode(this.batch, [], []).length;
     this.batch = '';
     if (yieldAfter) await yieldToLoop();
   }

@@ -39,6 +39,13 @@ describe('bounded token counting', () => {
     expect(ticks).toBeGreaterThan(2);
   });
 
+  it('counts special-token text as ordinary text instead of throwing', async () => {
+    const enc = await loadTokenizer();
+    const c = new TokenCounter(enc);
+    await c.add('hello <|endoftext|> world <|im_start|>');
+    expect(c.count).toBeGreaterThan(4);
+  });
+
   it('stops exact work after its budget and estimates the rest', async () => {
     const enc = await loadTokenizer();
     const c = new TokenCounter(enc);
