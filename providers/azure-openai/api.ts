@@ -4,21 +4,26 @@
  * the OpenAI adapter's.
  */
 import { AzureOpenAI } from 'openai';
-import type { AzureProviderConfig } from '../../src/config/schema.js';
-import { baseClientOptions, probeModels, type UpstreamApi } from '../openai/api.js';
+import type { AzureProviderConfig } from './options.js';
+import { baseClientOptions, createProviderPool, probeModels, type UpstreamApi } from '../openai/api.js';
+import { ownValue } from '../shared/options.js';
+import type { FetchLike } from '../shared/node-fetch.js';
 
-/** The deployment serving `model`: the configured one, else a deployment named like the model. */
-export function deploymentFor(config: AzureProviderConfig, model: string): string {
-  return config.deployments[model] ?? model;
+/**
+ * The deployment serving `model`: the configured one, else a deployment named like the model.
+ * Own keys only: a model named `constructor` or `__proto__` is not a configured deployment.
+ */
+export function deploymentFor(config: Pick<AzureProviderConfig, 'deployments'>, model: string): string {
+  return ownValue(config.deployments, model) ?? model;
 }
 
-export function buildAzureClient(config: AzureProviderConfig): AzureOpenAI {
+export function buildAzureClient(config: AzureProviderConfig, fetch: FetchLike): AzureOpenAI {
   const { adToken, apiKey } = config;
   // baseURL rather than `endpoint`: the SDK would otherwise also read OPENAI_BASE_URL from the
   // environment and refuse to start when both are set.
   const baseURL = `${config.endpoint.replace(/\/+$/, '')}/openai`;
   return new AzureOpenAI({
-    ...baseClientOptions(config.timeoutMs, config.headers),
+    ...baseClientOptions(config.timeoutMs, config.headers, fetch),
     baseURL,
     apiVersion: config.apiVersion,
     ...(apiKey
@@ -35,7 +40,8 @@ export function buildAzureClient(config: AzureProviderConfig): AzureOpenAI {
 /** The Azure upstream: one client, the deployment in the path, no key rotation. */
 export function createAzureApi(providerId: string, config: AzureProviderConfig): UpstreamApi {
   if (!config.apiKey && !config.adToken) throw new Error(`provider "${providerId}": no apiKey or adToken configured`);
-  const client = buildAzureClient(config);
+  const http = createProviderPool(config);
+  const client = buildAzureClient(config, http.fetch);
   const api: UpstreamApi = {
     providerId,
     secrets: [config.apiKey, config.adToken].filter((s): s is string => !!s),
@@ -49,6 +55,7 @@ export function createAzureApi(providerId: string, config: AzureProviderConfig):
     withClient: (call) => call(client),
     // GET {endpoint}/openai/models?api-version=…: cheap, and fails on a bad key or endpoint.
     health: () => probeModels(client, api),
+    close: () => http.close(),
   };
   return api;
 }

@@ -4,7 +4,7 @@
  * content_filter_results, prompt_filter_results) are read by the shared wire mapping; the
  * typings of @azure/openai add nothing here because answers are read as loose JSON.
  */
-import type { AzureProviderConfig } from '../../src/config/schema.js';
+import type { AzureProviderConfig } from './options.js';
 import type { Provider } from '../../src/core/provider.js';
 import type { ProviderFactoryContext } from '../registry.js';
 import { createUpstreamProvider } from '../openai/index.js';

@@ -3,11 +3,14 @@
  * client per API key, key rotation, the health probe. What to send lives in chat-complete.ts.
  */
 import { APIConnectionTimeoutError, OpenAI } from 'openai';
-import type { OpenAIProviderConfig } from '../../src/config/schema.js';
+import { configuredKeys, type OpenAIProviderConfig } from './options.js';
+
+export { configuredKeys } from './options.js';
 import type { HealthReport } from '../../src/core/provider.js';
 import { classifyOpenAIError } from './openai-error.js';
 import { KeyPool, type KeyPoolOptions } from './key-pool.js';
-import { nodeFetch } from '../shared/node-fetch.js';
+import { createUpstreamPool, READ_WHOLE_INIT, type FetchLike, type UpstreamPool } from '../shared/node-fetch.js';
+import { startDeadline, type Deadline } from '../../src/core/deadline.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 /** Health probes must be cheap: never wait on them as long as on a real call. */
@@ -31,14 +34,39 @@ export interface UpstreamApi {
   withClient<T>(call: (client: OpenAI) => Promise<T>): Promise<T>;
   /** Cheap liveness probe. */
   health(): Promise<HealthReport>;
+  /** Releases the provider's connection pool (in-flight calls fail, sockets close). */
+  close(): void;
+}
+
+/** The fields of an HTTP upstream's options that shape its connection pool and read limits. */
+export type UpstreamHttpConfig = Pick<OpenAIProviderConfig, 'pool' | 'maxResponseBytes' | 'maxEventBytes'>;
+
+/** The SDK's per-call `fetchOptions` type. */
+type SdkFetchOptions = NonNullable<NonNullable<Parameters<OpenAI['models']['list']>[0]>['fetchOptions']>;
+/** Per-call `fetchOptions` of a call whose answer is read whole: the pool caps the whole body. */
+export const READ_WHOLE: SdkFetchOptions = READ_WHOLE_INIT as SdkFetchOptions;
+
+/** One pool per provider, shared by all its clients (keys): its own sockets, queue and limits. */
+export function createProviderPool(config: UpstreamHttpConfig): UpstreamPool {
+  return createUpstreamPool({ ...config.pool, maxResponseBytes: config.maxResponseBytes, maxEventBytes: config.maxEventBytes });
+}
+
+/**
+ * A signal that fires on the caller's abort or after `ms`. The SDK's own timeout stops at the
+ * response headers; this one also covers queueing for a socket and reading a body, and can be
+ * cleared once a stream is under way. It aborts without a reason (`plain`) so that fetch and
+ * the SDK see a plain AbortError whatever reason the caller gave; `timedOut()` tells the two apart.
+ */
+export function callDeadline(outer: AbortSignal | undefined, ms: number): Deadline {
+  return startDeadline({ parents: [outer], ms, plain: true });
 }
 
 /** SDK options shared by every client we build: the router, not the SDK, retries and logs. */
-export function baseClientOptions(timeoutMs: number, headers: Record<string, string> | undefined) {
+export function baseClientOptions(timeoutMs: number, headers: Record<string, string> | undefined, fetch: FetchLike) {
   return {
     maxRetries: 0,
     timeout: timeoutMs,
-    fetch: nodeFetch,
+    fetch,
     // SDK debug logs can carry message text; failures reach the router classified instead.
     logLevel: 'off' as const,
     defaultHeaders: { ...headers },
@@ -51,8 +79,8 @@ export function baseClientOptions(timeoutMs: number, headers: Record<string, str
 }
 
 /** One client for one key (undefined: a keyless local server, so no Authorization header at all). */
-export function buildOpenAIClient(config: OpenAIProviderConfig, apiKey: string | undefined): OpenAI {
-  const base = baseClientOptions(config.timeoutMs, config.headers);
+export function buildOpenAIClient(config: OpenAIProviderConfig, apiKey: string | undefined, fetch: FetchLike): OpenAI {
+  const base = baseClientOptions(config.timeoutMs, config.headers, fetch);
   return new OpenAI({
     ...base,
     apiKey: apiKey ?? 'no-key',
@@ -63,48 +91,6 @@ export function buildOpenAIClient(config: OpenAIProviderConfig, apiKey: string |
   });
 }
 
-/** The configured keys, `apiKey` first, without blanks or repeats. */
-export function configuredKeys(config: OpenAIProviderConfig): string[] {
-  const keys = [...(config.apiKey ? [config.apiKey] : []), ...config.apiKeys].filter((k) => k.trim() !== '');
-  return [...new Set(keys)];
-}
-
-export interface Deadline {
-  signal: AbortSignal;
-  timedOut(): boolean;
-  /** Stops the timer; the caller's abort still reaches the signal (a stream under way). */
-  clear(): void;
-  /** Stops the timer and unlinks the caller's signal (the call is over). */
-  dispose(): void;
-}
-
-/**
- * A signal that fires on the caller's abort or after `ms`. The SDK's own timeout stops at the
- * response headers; this one also covers reading a body, and can be cleared once a stream
- * is under way (unlike AbortSignal.timeout). It aborts without a reason so that fetch and the
- * SDK see a plain AbortError whatever reason the caller gave; `timedOut()` tells the two apart.
- */
-export function startDeadline(outer: AbortSignal | undefined, ms: number): Deadline {
-  const ctrl = new AbortController();
-  let timedOut = false;
-  const onAbort = () => ctrl.abort();
-  if (outer?.aborted) ctrl.abort();
-  else outer?.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ctrl.abort();
-  }, ms);
-  timer.unref?.();
-  return {
-    signal: ctrl.signal,
-    timedOut: () => timedOut,
-    clear: () => clearTimeout(timer),
-    dispose: () => {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-    },
-  };
-}
 
 /** The error to classify when a deadline fired: the SDK only saw an abort. */
 export function deadlineError(ms: number): APIConnectionTimeoutError {
@@ -114,15 +100,16 @@ export function deadlineError(ms: number): APIConnectionTimeoutError {
 /** GET /models (first page) under a short deadline; never throws. */
 export async function probeModels(client: OpenAI, api: Pick<UpstreamApi, 'providerId' | 'secrets' | 'timeoutMs'>): Promise<HealthReport> {
   const ms = Math.min(api.timeoutMs, HEALTH_TIMEOUT_CAP_MS);
-  const deadline = startDeadline(undefined, ms);
+  const deadline = callDeadline(undefined, ms);
   const started = performance.now();
   try {
-    const page = await client.models.list({ signal: deadline.signal, timeout: ms });
+    const page = await client.models.list({ signal: deadline.signal, timeout: ms, fetchOptions: READ_WHOLE });
     return { ok: true, latencyMs: Math.round(performance.now() - started), detail: `${page.data.length} models listed` };
   } catch (err) {
     const cause = deadline.timedOut() ? deadlineError(ms) : err;
     const e = classifyOpenAIError(cause, api.providerId, { secrets: api.secrets });
-    return { ok: false, latencyMs: Math.round(performance.now() - started), detail: e.message, kind: e.kind, ...(e.status ? { status: e.status } : {}) };
+    // Probes are read by operators (GET /admin/targets): the detail, scrubbed like every message.
+    return { ok: false, latencyMs: Math.round(performance.now() - started), detail: e.detail ?? e.message, kind: e.kind, ...(e.status ? { status: e.status } : {}) };
   } finally {
     deadline.dispose();
   }
@@ -140,7 +127,8 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
   if (keys.length === 0 && !config.allowNoKey) {
     throw new Error(`provider "${providerId}": no API key configured (set apiKey, apiKeys, or allowNoKey for a local server)`);
   }
-  const clients = keys.length ? keys.map((k) => buildOpenAIClient(config, k)) : [buildOpenAIClient(config, undefined)];
+  const http = createProviderPool(config);
+  const clients = keys.length ? keys.map((k) => buildOpenAIClient(config, k, http.fetch)) : [buildOpenAIClient(config, undefined, http.fetch)];
   const pool = new KeyPool<OpenAI>({
     providerId,
     keys: clients,
@@ -156,9 +144,13 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
     withClient: (call) => pool.run((lease) => call(lease.key)),
     health: async () => {
       const lease = pool.peek();
-      if (!lease) return { ok: false, detail: pool.allRestingError().message, kind: 'rate_limit' };
+      if (!lease) {
+        const e = pool.allRestingError();
+        return { ok: false, detail: e.detail ?? e.message, kind: 'rate_limit' };
+      }
       return probeModels(lease.key, api);
     },
+    close: () => http.close(),
   };
   return api;
 }

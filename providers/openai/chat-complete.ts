@@ -1,16 +1,19 @@
 /**
  * What to send to an OpenAI-style chat completions endpoint and how to read the answer, for
  * OpenAI and Azure alike (where to send it is api.ts's business). The body is built and the
- * answer read only through src/wire/openai-wire.ts; every failure goes through the one
- * classifier, so callers only ever see ProviderErrors.
+ * answer read only through src/wire/; every failure goes through the one classifier, so
+ * callers only ever see ProviderErrors (a failure building the call too: kind `internal`).
  */
 import { APIUserAbortError } from 'openai';
 import type { ChatRequest } from '../../src/core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream } from '../../src/core/chat-response.js';
 import type { ProviderError } from '../../src/core/provider-error.js';
 import type { CallOptions, Target } from '../../src/core/provider.js';
-import { fromWireChunk, fromWireResponse, isObj, toWireRequest } from '../../src/wire/openai-wire.js';
-import { deadlineError, startDeadline, type Deadline, type UpstreamApi } from './api.js';
+import { fromWireChunk, fromWireResponse } from '../../src/wire/upstream-response.js';
+import { isObj } from '../../src/wire/wire-common.js';
+import { toWireRequest } from '../../src/wire/upstream-request.js';
+import type { Deadline } from '../../src/core/deadline.js';
+import { callDeadline, deadlineError, READ_WHOLE, type UpstreamApi } from './api.js';
 import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
 
 
@@ -42,14 +45,24 @@ function readAnswer(data: unknown): ChatResponse {
   }
 }
 
+/** Builds the wire body; a failure here is the router's, classified like every other. */
+function buildBody(api: UpstreamApi, req: ChatRequest, model: string, stream: boolean): Record<string, unknown> {
+  try {
+    return toWireRequest(stream ? { ...req, stream: true } : { ...req, stream: false, includeUsage: false }, model);
+  } catch (err) {
+    throw classifyOpenAIError(err, api.providerId, { secrets: api.secrets });
+  }
+}
+
 /** One non-streamed call. */
-export function chatComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatResponse> {
+export async function chatComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatResponse> {
   const route = api.chatRoute(target.model);
-  const body = toWireRequest({ ...req, stream: false, includeUsage: false }, route.model);
+  const body = buildBody(api, req, route.model, false);
   return api.withClient(async (client) => {
-    const deadline = startDeadline(opts.signal, api.timeoutMs);
+    // The deadline covers queueing for a socket, the answer's headers and reading its body.
+    const deadline = callDeadline(opts.signal, api.timeoutMs);
     try {
-      const data = await client.post<unknown>(route.path, { body, signal: deadline.signal });
+      const data = await client.post<unknown>(route.path, { body, signal: deadline.signal, fetchOptions: READ_WHOLE });
       return readAnswer(data);
     } catch (err) {
       throw classify(api, err, opts.signal, deadline);
@@ -97,11 +110,11 @@ async function readHead(events: AsyncIterator<unknown>): Promise<StreamHead> {
 }
 
 /** One streamed call; resolves once the upstream answered 200 and named its model. */
-export function streamComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatStream> {
+export async function streamComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatStream> {
   const route = api.chatRoute(target.model);
-  const body = toWireRequest({ ...req, stream: true }, route.model);
+  const body = buildBody(api, req, route.model, true);
   return api.withClient(async (client) => {
-    const deadline = startDeadline(opts.signal, api.timeoutMs);
+    const deadline = callDeadline(opts.signal, api.timeoutMs);
     let events: AsyncIterator<unknown> | undefined;
     try {
       const { data, response } = await client.post<AsyncIterable<unknown>>(route.path, { body, signal: deadline.signal, stream: true }).withResponse();

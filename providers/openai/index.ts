@@ -1,14 +1,15 @@
 /** Assembles the OpenAI provider: api.ts (where) + chat-complete.ts (what). */
-import type { OpenAIProviderConfig } from '../../src/config/schema.js';
+import type { OpenAIProviderConfig } from './options.js';
 import type { Capabilities, Provider } from '../../src/core/provider.js';
 import type { ProviderFactoryContext } from '../registry.js';
+import { ownValue } from '../shared/options.js';
 import { createOpenAIApi, type OpenAIApiOptions, type UpstreamApi } from './api.js';
 import { chatComplete, streamComplete } from './chat-complete.js';
 
-/** What an OpenAI-style chat model can do; the context window only when the operator told us. */
+/** What an OpenAI-style chat model can do; the context window only when the operator told us (own keys only). */
 export function openAICapabilities(contextLength: Record<string, number> | undefined, model: string): Capabilities {
   const caps: Capabilities = { tools: true, jsonObject: true, jsonSchema: true, maxChoices: 128, vision: true };
-  const ctx = contextLength?.[model];
+  const ctx = ownValue(contextLength, model);
   if (ctx !== undefined) caps.contextLength = ctx;
   return caps;
 }
@@ -22,8 +23,8 @@ export function createUpstreamProvider(kind: string, api: UpstreamApi, contextLe
     chat: (req, target, opts) => chatComplete(api, req, target, opts),
     stream: (req, target, opts) => streamComplete(api, req, target, opts),
     health: () => api.health(),
-    // SDK clients share the global fetch pool and hold nothing to release; in-flight calls end with their signals.
-    close: async () => {},
+    // The provider's own connection pool: calls still in flight fail, every socket closes.
+    close: async () => api.close(),
   };
 }
 

@@ -91,10 +91,13 @@ export class KeyPool<K> {
   /** The error a call gets when every key is resting: the router should look elsewhere. */
   allRestingError(): ProviderError {
     const n = this.opts.keys.length;
+    const id = this.opts.providerId;
     return new ProviderError({
       kind: 'rate_limit',
-      provider: this.opts.providerId,
-      message: `${this.opts.providerId}: ${n === 1 ? 'the API key is' : `all ${n} API keys are`} resting after 401/429 answers`,
+      provider: id,
+      // How many keys the router holds is the operator's business, not the app's.
+      message: `provider ${id} is rate limiting`,
+      detail: `${id}: ${n === 1 ? 'the API key is' : `all ${n} API keys are`} resting after 401/429 answers`,
       retryAfterMs: this.msUntilFree(),
     });
   }

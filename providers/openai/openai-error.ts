@@ -3,9 +3,10 @@
  * OpenAI-compatible server) become a ProviderError. Retry, fallback and breakers read only
  * the kind and retryability chosen here.
  */
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { ProviderError, type ProviderErrorInit, type ProviderErrorKind } from '../../src/core/provider-error.js';
-import { isObj } from '../../src/wire/openai-wire.js';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
+import { ProviderError, UPSTREAM_RESPONSE_TOO_LARGE, type ProviderErrorInit, type ProviderErrorKind } from '../../src/core/provider-error.js';
+import { ResponseTooLargeError, UnsupportedFetchError, UpstreamProtocolError } from '../shared/node-fetch.js';
+import { isObj } from '../../src/wire/wire-common.js';
 
 /**
  * An answer that arrived with a success status but is not usable: a 200 carrying
@@ -57,14 +58,14 @@ export function parseDurationMs(value: string): number | undefined {
   return consumed > 0 && consumed === value.trim().length ? Math.ceil(total) : undefined;
 }
 
-type HeaderSource = Headers | Record<string, string | undefined> | undefined;
+type HeaderSource = Headers | Readonly<Record<string, string | undefined>> | undefined;
 
+/** A header by lower-case name; plain records are searched by their own keys only. */
 function header(headers: HeaderSource, name: string): string | undefined {
   if (!headers) return undefined;
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-  const rec = headers as Record<string, string | undefined>;
-  const key = Object.keys(rec).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : rec[key];
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
 }
 
 /**
@@ -124,6 +125,59 @@ function transportKind(err: unknown): 'network' | 'timeout' | undefined {
   return kind;
 }
 
+
+/** The first error in the cause chain that is an instance of `cls`. */
+function findInChain<T>(err: unknown, cls: abstract new (...args: never[]) => T): T | undefined {
+  return causeChain(err).find((e): e is T => e instanceof cls);
+}
+
+/** Upstream `code` and `param` values reach the app only when they look like identifiers. */
+const SAFE_TOKEN = /^[A-Za-z0-9_.[\]-]{1,64}$/;
+/** A long unbroken run of letters and digits is a key or a token, not an identifier. */
+const TOKEN_LIKE = /[A-Za-z0-9]{24,}/;
+
+/**
+ * An upstream `code`/`param` the router may pass on: a short identifier that holds no
+ * configured secret (nor a piece of one), nothing key-like; anything else becomes null.
+ */
+export function safeToken(value: unknown, secrets: readonly string[] = []): string | null {
+  if (typeof value !== 'string' || !SAFE_TOKEN.test(value) || TOKEN_LIKE.test(value)) return null;
+  if (scrubSecrets(value, secrets) !== value) return null;
+  const lower = value.toLowerCase();
+  for (const s of secrets) {
+    if (s.length < 4) continue;
+    const secret = s.toLowerCase();
+    if (lower.includes(secret) || (lower.length >= 8 && secret.includes(lower))) return null;
+  }
+  return value;
+}
+
+/** How much of an upstream string is looked at at all (bodies can be megabytes). */
+const SCRUB_WINDOW = 16 * 1024;
+
+/**
+ * A short, scrubbed, single-line excerpt of upstream text for operators (or, for an upstream's
+ * own 400 explanation, the app). Scrubbed before it is clipped, so a clip never leaves half a
+ * secret behind; a secret cut by the scrub window is dropped with the rest of the tail.
+ */
+export function excerpt(text: string, secrets: readonly string[] = [], max = 300): string {
+  let head = text;
+  if (head.length > SCRUB_WINDOW) {
+    head = head.slice(0, SCRUB_WINDOW);
+    for (const s of secrets) {
+      for (let k = Math.min(s.length - 1, head.length); k >= 4; k--) {
+        if (head.endsWith(s.slice(0, k))) {
+          head = head.slice(0, head.length - k);
+          break;
+        }
+      }
+    }
+  }
+  // eslint-disable-next-line no-control-regex
+  const clean = scrubSecrets(head, secrets).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return clean.length > max || head.length < text.length ? `${clean.slice(0, max)}…` : clean;
+}
+
 interface UpstreamErrorBody {
   message?: string;
   code?: string | null;
@@ -133,13 +187,13 @@ interface UpstreamErrorBody {
   status?: number;
 }
 
-/** Reads `{"error":{...}}`, a bare error object, or vLLM's `{"object":"error",...}`. */
+/** Reads `{"error":{...}}`, a bare error object, or vLLM's `{"object":"error",...}`; raw text is not an error body. */
 function readErrorBody(body: unknown): UpstreamErrorBody | undefined {
   const e = isObj(body) && isObj(body.error) ? body.error : isObj(body) ? body : undefined;
-  if (!e) return typeof body === 'string' && body ? { message: body } : undefined;
+  if (!e) return undefined;
   const out: UpstreamErrorBody = {};
   if (typeof e.message === 'string') out.message = e.message;
-  else if (typeof body === 'object' && isObj(body) && typeof body.error === 'string') out.message = body.error;
+  else if (isObj(body) && typeof body.error === 'string') out.message = body.error;
   if (typeof e.code === 'string') out.code = e.code;
   if (typeof e.param === 'string') out.param = e.param;
   if (typeof e.type === 'string') out.type = e.type;
@@ -151,6 +205,7 @@ function readErrorBody(body: unknown): UpstreamErrorBody | undefined {
 interface StatusClass {
   kind: ProviderErrorKind;
   retryable?: boolean;
+  /** For operators: what the upstream did. */
   label: string;
 }
 
@@ -172,63 +227,132 @@ function classifyStatus(status: number, body: UpstreamErrorBody | undefined): St
   return { kind: 'server', label: `answered an unexpected status` };
 }
 
+/** What the app is told, per kind: the provider's name and what went wrong, nothing internal. */
+function clientMessage(kind: ProviderErrorKind, providerId: string, opts: { status?: number; quota?: boolean; tooLarge?: boolean; upstream?: string } = {}): string {
+  const p = `provider ${providerId}`;
+  const status = opts.status !== undefined ? ` (upstream status ${opts.status})` : '';
+  switch (kind) {
+    case 'aborted':
+      return `request to ${p} aborted`;
+    case 'timeout':
+      return `${p} timed out`;
+    case 'network':
+      return `${p} unreachable`;
+    case 'auth':
+      return `${p} refused the router's credentials`;
+    case 'not_found':
+      return `${p} has no such model or deployment`;
+    case 'rate_limit':
+      return opts.quota ? `${p} reports its quota exhausted` : `${p} is rate limiting`;
+    case 'invalid_request':
+      // The upstream's own explanation of the app's request: the app needs it to fix the request.
+      return opts.upstream ? `${p} rejected the request: ${opts.upstream}` : `${p} rejected the request${status}`;
+    case 'internal':
+      return `${p}: the router failed to make the call`;
+    case 'server':
+      return opts.tooLarge ? `${p} answer too large` : `${p} failed${status}`;
+    default:
+      return `${p} failed`;
+  }
+}
+
+/** Errors that carry upstream bytes (bodies, snippets): never kept as a cause. */
+function carriesUpstreamData(err: unknown): boolean {
+  return (err instanceof APIError && !(err instanceof APIConnectionError)) || err instanceof UpstreamAnswerError || err instanceof SyntaxError;
+}
+
+/** The whole cause chain as text, to check it holds no secret before it is kept. */
+function chainText(err: unknown): string {
+  return causeChain(err)
+    .map((e) => (e instanceof Error || isObj(e) ? `${String((e as { message?: unknown }).message ?? '')} ${String((e as { code?: unknown }).code ?? '')}` : String(e)))
+    .join(' ');
+}
+
+type Make = (kind: ProviderErrorKind, detail: string, extra?: Partial<ProviderErrorInit> & { client?: Parameters<typeof clientMessage>[2] }) => ProviderError;
+
 /**
- * Maps any failure of a call to an OpenAI-style upstream to a ProviderError. Messages name
- * the provider and are scrubbed of keys; the original error is kept as `cause` only when
- * scrubbing did not have to touch its message.
+ * Maps any failure of a call to an OpenAI-style upstream to a ProviderError. The `message` is
+ * what the app may read: generic per kind and naming the provider (plus, for the app's own
+ * invalid request, the upstream's scrubbed explanation). The `detail` is the operator's: what
+ * actually happened, scrubbed of keys. Upstream `code`/`param` pass only as safe identifiers;
+ * raw upstream bytes never reach either. The original error is kept as `cause` only when it
+ * carries no upstream data and no secret. Anything that is not the SDK, the transport or the
+ * upstream's answer is the router's own failure: `internal`, never retried nor counted.
  */
 export function classifyOpenAIError(err: unknown, providerId: string, opts: ClassifyOptions = {}): ProviderError {
   if (err instanceof ProviderError) return err;
   const secrets = opts.secrets ?? [];
   const now = opts.now ?? Date.now;
-  const make = (kind: ProviderErrorKind, detail: string, extra: Partial<ProviderErrorInit> = {}) => {
-    const raw = `${providerId}: ${detail}`;
-    const message = scrubSecrets(raw, secrets);
-    const rawCause = err instanceof Error ? err.message : String(err);
-    const keepCause = scrubSecrets(rawCause, secrets) === rawCause;
-    return new ProviderError({ kind, provider: providerId, message, ...(keepCause ? { cause: err } : {}), ...extra });
+  const make: Make = (kind, detail, extra = {}) => {
+    const { client, ...init } = extra;
+    const raw = chainText(err);
+    const keepCause = !carriesUpstreamData(err) && scrubSecrets(raw, secrets) === raw && !secrets.some((s) => s.length >= 4 && raw.includes(s));
+    return new ProviderError({
+      kind,
+      provider: providerId,
+      message: scrubSecrets(clientMessage(kind, providerId, client), secrets),
+      detail: excerpt(`${providerId}: ${detail}`, secrets, 1000),
+      ...(keepCause ? { cause: err } : {}),
+      ...init,
+    });
   };
 
   // Order matters: the SDK's abort and timeout errors are APIErrors (subclasses of APIConnectionError).
   if (err instanceof APIUserAbortError || (err instanceof Error && err.name === 'AbortError')) {
     return make('aborted', 'request aborted');
   }
+  const tooLarge = findInChain(err, ResponseTooLargeError);
+  if (tooLarge) {
+    // The upstream's fault and a sign it is unwell: counted, and worth trying elsewhere.
+    return make('server', tooLarge.message, { retryable: true, code: UPSTREAM_RESPONSE_TOO_LARGE, client: { tooLarge: true } });
+  }
+  const protocol = findInChain(err, UpstreamProtocolError);
+  if (protocol) return make('server', protocol.message, { retryable: true });
+  const unsupported = findInChain(err, UnsupportedFetchError);
+  if (unsupported) return make('internal', `the router failed building or reading the call: ${unsupported.message}`, { retryable: false });
   if (err instanceof APIConnectionTimeoutError) return make('timeout', `upstream timed out${err.message ? ` (${err.message})` : ''}`);
   if (err instanceof APIConnectionError) {
     const t = transportKind(err) ?? 'network';
-    return make(t, t === 'timeout' ? 'upstream connection timed out' : `cannot reach upstream: ${describeCause(err)}`);
+    return make(t, t === 'timeout' ? `upstream connection timed out: ${describeCause(err)}` : `cannot reach upstream: ${describeCause(err)}`);
   }
   if (err instanceof APIError) {
-    const body = readErrorBody(err.error);
+    // `err.error` is the parsed JSON body's `error` member (a string in `{"error":"…"}`); a
+    // non-JSON body is only in the message, never taken for an explanation.
+    const body = readErrorBody(typeof err.error === 'string' ? { error: err.error } : err.error);
     const status = err.status ?? body?.status;
     const upstreamMsg = body?.message ?? err.message;
     if (status === undefined) {
       // An `error` event inside a 200 SSE stream: the upstream failed mid-answer.
-      return make(body?.code === 'rate_limit_exceeded' ? 'rate_limit' : 'server', `upstream sent an error in the stream: ${upstreamMsg}`, {
-        code: body?.code ?? null,
+      return make(body?.code === 'rate_limit_exceeded' ? 'rate_limit' : 'server', `upstream sent an error in the stream: ${excerpt(upstreamMsg, secrets)}`, {
+        code: safeToken(body?.code, secrets),
         retryable: true,
       });
     }
-    return fromStatus(make, status, body, upstreamMsg, err.headers, now);
+    return fromStatus(make, secrets, status, body, upstreamMsg, err.headers, now);
   }
   if (err instanceof UpstreamAnswerError) {
     const body = readErrorBody(err.body);
-    if (err.body !== undefined && body?.status !== undefined) {
-      return fromStatus(make, body.status, body, `${err.message}: ${body.message ?? ''}`.trim(), undefined, now);
+    if (body?.status !== undefined) {
+      return fromStatus(make, secrets, body.status, body, `${err.message}: ${body.message ?? ''}`.trim(), undefined, now);
     }
-    const detail = body?.message && err.body !== undefined ? `${err.message}: ${body.message}` : err.message;
-    return make(err.kind, detail, { retryable: true, code: body?.code ?? null });
+    const said = body?.message ?? (typeof err.body === 'string' ? err.body : undefined);
+    const detail = said ? `${err.message}: ${excerpt(said, secrets)}` : err.message;
+    return make(err.kind, detail, { retryable: true, code: safeToken(body?.code, secrets) });
   }
-  if (err instanceof SyntaxError) return make('server', `upstream sent malformed JSON (${err.message})`, { retryable: true });
+  // JSON.parse messages quote the start of the text: never passed on, not even to operators.
+  if (err instanceof SyntaxError) return make('server', 'upstream sent malformed JSON', { retryable: true });
+  if (err instanceof OpenAIError && /response with no body/i.test(err.message)) return make('server', `upstream answer unreadable: ${err.message}`, { retryable: true });
 
   const transport = transportKind(err);
-  if (transport) return make(transport, transport === 'timeout' ? 'upstream connection timed out' : `cannot reach upstream: ${describeCause(err)}`);
+  if (transport) return make(transport, transport === 'timeout' ? `upstream connection timed out: ${describeCause(err)}` : `cannot reach upstream: ${describeCause(err)}`);
+  const name = err instanceof Error ? err.name : typeof err;
   const msg = err instanceof Error ? err.message : String(err);
-  return make('server', `unexpected upstream failure: ${msg}`, { retryable: true });
+  return make('internal', `the router failed building or reading the call: ${name}: ${msg}`, { retryable: false });
 }
 
 function fromStatus(
-  make: (kind: ProviderErrorKind, detail: string, extra?: Partial<ProviderErrorInit>) => ProviderError,
+  make: Make,
+  secrets: readonly string[],
   status: number,
   body: UpstreamErrorBody | undefined,
   upstreamMsg: string,
@@ -239,12 +363,15 @@ function fromStatus(
   const quota = cls.kind === 'rate_limit' && body?.code === 'insufficient_quota';
   // A quota that is used up will not come back in seconds; waiting on this key is pointless.
   const retryAfterMs = quota ? undefined : retryAfterMsFromHeaders(headers, now);
-  return make(cls.kind, `upstream ${cls.label} (${status}): ${upstreamMsg}`, {
+  // Only a JSON error body's own message is the upstream's explanation; raw text is not passed on.
+  const explained = cls.kind === 'invalid_request' && body?.message ? excerpt(body.message, secrets, 1000) : undefined;
+  return make(cls.kind, `upstream ${cls.label} (${status}): ${excerpt(upstreamMsg, secrets)}`, {
     status,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     ...(cls.retryable !== undefined ? { retryable: cls.retryable } : {}),
-    ...(cls.kind === 'invalid_request' ? { param: body?.param ?? null } : {}),
-    code: body?.code ?? null,
+    ...(cls.kind === 'invalid_request' ? { param: safeToken(body?.param, secrets) } : {}),
+    code: safeToken(body?.code, secrets),
+    client: { status, quota, ...(explained ? { upstream: explained } : {}) },
   });
 }
 

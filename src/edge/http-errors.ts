@@ -1,6 +1,6 @@
-import type { ProviderError } from '../core/provider-error.js';
+import { UPSTREAM_RESPONSE_TOO_LARGE, type ProviderError } from '../core/provider-error.js';
 import { RouteError } from '../routing/route-error.js';
-import { WireValidationError } from '../wire/openai-wire.js';
+import { WireValidationError } from '../wire/wire-common.js';
 import { isProviderError } from '../core/provider-error.js';
 
 /** OpenAI's error body: the only error shape an app ever sees. */
@@ -34,9 +34,14 @@ function fromProviderError(err: ProviderError): WireError {
       return wireError(502, err.message, 'upstream_error', null, 'upstream_model_not_found');
     case 'aborted':
       return wireError(499, err.message, 'request_aborted', null, 'client_closed_request');
+    case 'internal':
+      // The router's own failure: the message may hold internals, so the app gets a generic one.
+      return wireError(500, 'The router failed to process the request.', 'server_error', null, 'internal_error');
     case 'server':
+      // Only codes the router itself sets are named; an upstream's own code stays with the operator.
+      return wireError(502, err.message, 'upstream_error', null, err.code === UPSTREAM_RESPONSE_TOO_LARGE ? UPSTREAM_RESPONSE_TOO_LARGE : 'upstream_error');
     case 'network':
-      return wireError(502, err.message, 'upstream_error', null, err.kind === 'network' ? 'upstream_unreachable' : 'upstream_error');
+      return wireError(502, err.message, 'upstream_error', null, 'upstream_unreachable');
   }
 }
 
@@ -47,6 +52,8 @@ export function toWireError(err: unknown): WireError {
     switch (err.reason) {
       case 'unknown_route':
         return wireError(404, err.message, 'invalid_request_error', 'model', 'model_not_found');
+      case 'invalid_request':
+        return wireError(400, err.message, 'invalid_request_error', err.param ?? null, 'invalid_value');
       case 'no_capable_target':
         return wireError(400, err.message, 'invalid_request_error', null, 'unsupported_by_route');
       case 'no_available_target':

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/schema.js';
 import type { ChatRequest } from '../core/chat-request.js';
-import { countsAsProviderFailure, type ProviderError } from '../core/provider-error.js';
+import { countsAgainstHealth, type ProviderError } from '../core/provider-error.js';
 import type { Provider, Target } from '../core/provider.js';
 import type { CallOutcome, TargetGate } from '../routing/target-gate.js';
 import { createBreaker } from './breaker.js';
@@ -157,7 +157,7 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
 
   function tripped(e: TargetHealth, cause: ProviderError): void {
     if (closed || e.state !== 'healthy') return;
-    e.lastError = { at: now(), source: 'live', kind: cause.kind, message: clipMessage(cause.message) };
+    e.lastError = { at: now(), source: 'live', kind: cause.kind, message: clipMessage(cause.detail ?? cause.message) };
     moveTo(e, 'open', 'breaker opened');
   }
 
@@ -232,8 +232,8 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
       // Live calls reach a target on probation only as the last resort: they are evidence too.
       if (e.state !== 'probation') return; // calls let in before the cut-off; the breaker already decided
       if (outcome.ok) credit(e);
-      else if (countsAsProviderFailure(outcome.error.kind)) {
-        e.lastError = { at: now(), source: 'live', kind: outcome.error.kind, message: clipMessage(outcome.error.message) };
+      else if (countsAgainstHealth(outcome.error.kind)) {
+        e.lastError = { at: now(), source: 'live', kind: outcome.error.kind, message: clipMessage(outcome.error.detail ?? outcome.error.message) };
         moveTo(e, 'open', 'live call failed in probation');
       }
     },

@@ -68,7 +68,7 @@ export async function runShadowCall(
     const latencyMs = opts.now() - started;
     if (deadline.signal.aborted) return stoppedVerdict(deadline.timedOut(), latencyMs, opts.timeoutMs);
     if (isProviderError(err)) {
-      return { outcome: err.kind === 'invalid_request' ? 'inconclusive' : 'bad', latencyMs, error: { kind: err.kind, message: err.message } };
+      return { outcome: err.kind === 'invalid_request' ? 'inconclusive' : 'bad', latencyMs, error: { kind: err.kind, message: err.detail ?? err.message } };
     }
     return { outcome: 'bad', latencyMs, error: { kind: 'server', message: err instanceof Error ? err.message : 'shadow call failed' } };
   } finally {

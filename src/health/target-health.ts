@@ -22,7 +22,7 @@ export interface TargetSettings {
   shadow: RouteConfig['shadow'];
 }
 
-/** An error worth showing an operator; messages come from ProviderError, which never holds secrets. */
+/** An error worth showing an operator: a ProviderError's `detail` (else its message); neither ever holds secrets. */
 export interface HealthError {
   at: number;
   /** What saw it: a live call, a probe or a shadow call. */

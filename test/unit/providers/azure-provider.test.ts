@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { azureProviderSchema } from '../../../src/config/schema.js';
+import { azureOptionsSchema } from '../../../providers/azure-openai/options.js';
 import type { ChatChunk } from '../../../src/core/chat-response.js';
 import { ProviderError } from '../../../src/core/provider-error.js';
 import type { Provider } from '../../../src/core/provider.js';
-import { parseChatRequest } from '../../../src/wire/openai-wire.js';
+import { parseChatRequest } from '../../../src/wire/parse-chat-request.js';
 import { createAzureOpenAIProvider } from '../../../providers/azure-openai/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../../fixtures/fake-upstream.js';
 
@@ -28,7 +28,7 @@ async function collect(chunks: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
 let up: FakeUpstream;
 
 function provider(cfg: Record<string, unknown> = {}): Provider {
-  const config = azureProviderSchema.parse({
+  const config = azureOptionsSchema.parse({
     kind: 'azure-openai',
     endpoint: `${up.url}/`,
     apiKey: AZ_KEY,

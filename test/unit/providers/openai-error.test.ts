@@ -1,13 +1,16 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../../../src/core/provider-error.js';
+import { countsAgainstHealth, isTransient, ProviderError } from '../../../src/core/provider-error.js';
 import {
   classifyOpenAIError,
+  excerpt,
   parseDurationMs,
   retryAfterMsFromHeaders,
+  safeToken,
   scrubSecrets,
   UpstreamAnswerError,
 } from '../../../providers/openai/openai-error.js';
+import { ResponseTooLargeError, UnsupportedFetchError } from '../../../providers/shared/node-fetch.js';
 
 const P = 'openai-main';
 
@@ -44,8 +47,12 @@ describe('classifyOpenAIError: HTTP statuses', () => {
     expect(e.retryable).toBe(retryable);
     expect(e.status).toBe(status);
     expect(e.provider).toBe(P);
-    expect(e.message).toContain(P);
-    expect(e.message).toContain('boom');
+    // The app reads a generic message naming the provider; operators read what happened.
+    expect(e.message).toContain(`provider ${P}`);
+    expect(e.message.includes('boom')).toBe(kind === 'invalid_request');
+    expect(e.detail).toContain(P);
+    expect(e.detail).toContain('boom');
+    expect(e.detail).toContain(String(status));
   });
 
   it('400 carries the upstream param and code', () => {
@@ -128,7 +135,8 @@ describe('classifyOpenAIError: transport failures', () => {
     const cause = new TypeError('fetch failed', { cause: withCode(new Error('connect ECONNREFUSED 127.0.0.1:9'), 'ECONNREFUSED') });
     const e = classifyOpenAIError(new APIConnectionError({ cause }), P);
     expect(e).toMatchObject({ kind: 'network', retryable: true });
-    expect(e.message).toContain('ECONNREFUSED');
+    expect(e.message).toBe(`provider ${P} unreachable`);
+    expect(e.detail).toContain('ECONNREFUSED 127.0.0.1:9');
   });
 
   it('SDK connection error with a connect-timeout cause → timeout', () => {
@@ -159,7 +167,8 @@ describe('classifyOpenAIError: bad answers with a success status', () => {
     const body = { error: { message: 'The server had an error while processing your request.', type: 'server_error', code: null } };
     const e = classifyOpenAIError(new UpstreamAnswerError('upstream answered 200 with an error body', body), P);
     expect(e).toMatchObject({ kind: 'server', retryable: true });
-    expect(e.message).toContain('The server had an error');
+    expect(e.message).toBe(`provider ${P} failed`);
+    expect(e.detail).toContain('The server had an error');
   });
 
   it('an error body that names a status (vLLM style) is classified by it', () => {
@@ -170,7 +179,7 @@ describe('classifyOpenAIError: bad answers with a success status', () => {
   it('an error event inside an SSE stream (SDK APIError without status) → server, retryable', () => {
     const e = classifyOpenAIError(new APIError(undefined, { message: 'overloaded', type: 'server_error' }, undefined, undefined), P);
     expect(e).toMatchObject({ kind: 'server', retryable: true, status: undefined });
-    expect(e.message).toContain('overloaded');
+    expect(e.detail).toContain('overloaded');
   });
 
   it('a rate-limit error event inside a stream → rate_limit', () => {
@@ -196,10 +205,49 @@ describe('classifyOpenAIError: bad answers with a success status', () => {
     expect(classifyOpenAIError(pe, P)).toBe(pe);
   });
 
-  it('anything else → server with the provider named', () => {
-    const e = classifyOpenAIError(new Error('weird'), P);
-    expect(e).toMatchObject({ kind: 'server', retryable: true });
-    expect(e.message).toBe(`${P}: unexpected upstream failure: weird`);
+  it('a too-large answer → server, retryable, code upstream_response_too_large (raw from a stream, or wrapped by the SDK)', () => {
+    for (const err of [new ResponseTooLargeError(1024, 'line'), new APIConnectionError({ cause: new ResponseTooLargeError(2048, 'body') })]) {
+      const e = classifyOpenAIError(err, P);
+      expect(e).toMatchObject({ kind: 'server', retryable: true, code: 'upstream_response_too_large' });
+      expect(e.message).toBe(`provider ${P} answer too large`);
+      expect(e.detail).toMatch(/larger than max(Event|Response)Bytes/);
+    }
+  });
+});
+
+describe('classifyOpenAIError: failures that are not the upstream\'s', () => {
+  const thrownBy = (fn: () => unknown): unknown => {
+    try {
+      fn();
+    } catch (e) {
+      return e;
+    }
+    throw new Error('did not throw');
+  };
+  const deep = (): unknown => {
+    let o: unknown = {};
+    for (let i = 0; i < 200_000; i++) o = { o };
+    return o;
+  };
+  const cyclic = (): unknown => {
+    const o: Record<string, unknown> = {};
+    o.self = o;
+    return o;
+  };
+
+  it.each([
+    ['stack overflow serialising a deep body (RangeError)', () => thrownBy(() => JSON.stringify(deep()))],
+    ['a cyclic body (TypeError)', () => thrownBy(() => JSON.stringify(cyclic()))],
+    ['a BigInt (TypeError)', () => thrownBy(() => JSON.stringify({ n: 1n }))],
+    ['a plain Error', () => new Error('weird')],
+    ['a router misuse of fetch', () => new APIConnectionError({ cause: new UnsupportedFetchError('Request input') })],
+  ])('%s → internal: not retried, not counted against the target', (_name, make) => {
+    const e = classifyOpenAIError(make(), P);
+    expect(e).toMatchObject({ kind: 'internal', retryable: false, provider: P });
+    expect(countsAgainstHealth(e.kind)).toBe(false);
+    expect(isTransient(e.kind)).toBe(false);
+    expect(e.message).toBe(`provider ${P}: the router failed to make the call`);
+    expect(e.detail).toContain('the router failed building or reading the call');
   });
 });
 
@@ -209,7 +257,8 @@ describe('secret scrubbing', () => {
     const e = classifyOpenAIError(err, P);
     expect(e.kind).toBe('auth');
     expect(e.message).not.toContain('AbCdEf1234567890XYZ');
-    expect(e.message).toContain('sk-***');
+    expect(e.detail).not.toContain('AbCdEf1234567890XYZ');
+    expect(e.detail).toContain('sk-***');
     expect(e.cause).toBeUndefined();
   });
 
@@ -218,12 +267,93 @@ describe('secret scrubbing', () => {
     const err = new APIConnectionError({ cause: new Error(`proxy said: bad key ${secret}`) });
     const e = classifyOpenAIError(err, P, { secrets: [secret] });
     expect(e.message).not.toContain(secret);
+    expect(e.detail).toContain('proxy said: bad key ***');
     expect(JSON.stringify(e)).not.toContain(secret);
+    expect(e.cause).toBeUndefined();
   });
 
-  it('keeps the cause when nothing needed scrubbing', () => {
-    const err = statusError(500, { message: 'oops' });
-    expect(classifyOpenAIError(err, P).cause).toBe(err);
+  it('keeps the cause of a transport failure that holds no secret, never of an upstream answer', () => {
+    const transport = new APIConnectionError({ cause: withCode(new Error('connect ECONNREFUSED 127.0.0.1:9'), 'ECONNREFUSED') });
+    expect(classifyOpenAIError(transport, P).cause).toBe(transport);
+    expect(classifyOpenAIError(statusError(500, { message: 'oops' }), P).cause).toBeUndefined();
+  });
+
+  const KEY = 'sk-proj-Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2';
+  const AZ = '0123456789abcdef0123456789abcdef';
+
+  it.each([
+    ['OpenAI key in param', { message: 'bad', param: KEY, code: 'invalid_value' }, [KEY]],
+    ['OpenAI key in code', { message: 'bad', param: 'messages', code: `invalid_api_key_${KEY}` }, [KEY]],
+    ['Azure key in param', { message: 'bad', param: AZ, code: 'invalid_value' }, [AZ]],
+    ['Azure key in code (not configured: looks like a token)', { message: 'bad', param: 'messages', code: AZ }, []],
+    ['a piece of the configured key', { message: 'bad', param: AZ.slice(4, 20), code: 'x' }, [AZ]],
+    ['a header echoed into param', { message: 'bad', param: `Bearer ${KEY}`, code: 'x' }, [KEY]],
+    ['the key in the message', { message: `Incorrect API key provided: ${AZ}`, param: 'messages', code: 'x' }, [AZ]],
+  ] as const)('400 with %s: no secret reaches code, param, message or detail', (_n, error, secrets) => {
+    const e = classifyOpenAIError(statusError(400, error), P, { secrets });
+    const all = JSON.stringify({ m: e.message, d: e.detail, p: e.param, c: e.code, e });
+    for (const s of [KEY, AZ, AZ.slice(4, 20)]) expect(all).not.toContain(s);
+    expect(e.kind).toBe('invalid_request');
+  });
+
+  it('a JSON {"error": "…"} string is the upstream\'s explanation; raw text is not', () => {
+    const e = classifyOpenAIError(APIError.generate(400, { error: 'messages must not be empty' }, undefined, new Headers()), P);
+    expect(e.message).toBe(`provider ${P} rejected the request: messages must not be empty`);
+  });
+
+  it('safe codes and params still pass', () => {
+    const e = classifyOpenAIError(statusError(400, { message: "Invalid 'messages[0].content'", param: 'messages[0].content', code: 'context_length_exceeded' }), P, { secrets: [KEY] });
+    expect(e).toMatchObject({ param: 'messages[0].content', code: 'context_length_exceeded' });
+    expect(e.message).toBe(`provider ${P} rejected the request: Invalid 'messages[0].content'`);
+  });
+
+  it.each([
+    ['temperature', 'temperature'],
+    ['messages[0].content', 'messages[0].content'],
+    ['invalid_api_key', 'invalid_api_key'],
+    ['a b', null],
+    ['x'.repeat(65), null],
+    ['', null],
+    [KEY, null],
+    [AZ, null],
+    ['param"}', null],
+    [42, null],
+  ] as const)('safeToken(%j) = %j', (v, out) => {
+    expect(safeToken(v, [KEY])).toBe(out);
+  });
+
+  it('a non-JSON error body: the app never sees its bytes, operators see them scrubbed', () => {
+    const raw = `<html>bad gateway for key ${AZ} and ${KEY}</html>`;
+    const err = APIError.generate(502, undefined, raw, new Headers());
+    const e = classifyOpenAIError(err, P, { secrets: [AZ] });
+    expect(e.message).toBe(`provider ${P} failed (upstream status 502)`);
+    expect(e.detail).toContain('<html>bad gateway for key *** and sk-***');
+    expect(JSON.stringify({ m: e.message, d: e.detail, e })).not.toMatch(new RegExp(`${AZ}|${KEY}`));
+    // A 400 with a raw body: the app gets no upstream text either (only a JSON error message is an explanation).
+    const bad = classifyOpenAIError(APIError.generate(400, undefined, raw, new Headers()), P, { secrets: [AZ] });
+    expect(bad.message).toBe(`provider ${P} rejected the request (upstream status 400)`);
+  });
+
+  it('a JSON parse error never quotes the body, not even to operators', () => {
+    const err = (() => {
+      try {
+        JSON.parse(`x${AZ} not json`);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(String((err as Error).message)).toContain(AZ.slice(0, 9)); // what Node's message leaks
+    const e = classifyOpenAIError(err, P, { secrets: [] });
+    expect(JSON.stringify({ m: e.message, d: e.detail, e })).not.toContain(AZ.slice(0, 9));
+    expect(e.cause).toBeUndefined();
+  });
+
+  it('excerpt scrubs before it clips, and drops a secret cut by its window', () => {
+    const text = `${'x'.repeat(290)} ${AZ} tail`;
+    expect(excerpt(text, [AZ], 300)).not.toContain(AZ.slice(0, 8));
+    const long = `${'y'.repeat(16 * 1024 - 10)}${AZ}`;
+    expect(excerpt(long, [AZ], 20_000)).not.toContain(AZ.slice(0, 8));
+    expect(excerpt('a\nb\u0000c', [])).toBe('a b c');
   });
 
   it.each([

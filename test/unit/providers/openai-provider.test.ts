@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openaiProviderSchema } from '../../../src/config/schema.js';
+import { openaiOptionsSchema } from '../../../providers/openai/options.js';
 import type { ChatChunk } from '../../../src/core/chat-response.js';
 import { ProviderError } from '../../../src/core/provider-error.js';
 import type { Provider } from '../../../src/core/provider.js';
-import { parseChatRequest } from '../../../src/wire/openai-wire.js';
+import { parseChatRequest } from '../../../src/wire/parse-chat-request.js';
 import { createOpenAIProvider } from '../../../providers/openai/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../../fixtures/fake-upstream.js';
 
@@ -42,7 +42,7 @@ let up: FakeUpstream;
 let clock = 1_000_000;
 
 function provider(cfg: Record<string, unknown> = {}): Provider {
-  const config = openaiProviderSchema.parse({ kind: 'openai', apiKeys: [KEY_A, KEY_B], baseURL: `${up.url}/v1`, timeoutMs: 2_000, keyCooldownMs: 60_000, ...cfg });
+  const config = openaiOptionsSchema.parse({ kind: 'openai', apiKeys: [KEY_A, KEY_B], baseURL: `${up.url}/v1`, timeoutMs: 2_000, keyCooldownMs: 60_000, ...cfg });
   return createOpenAIProvider('oa', config, { logger, baseDir: '.' }, { now: () => clock });
 }
 
@@ -188,7 +188,8 @@ describe('openai provider: key rotation', () => {
     const e = await failure(provider({ apiKeys: [odd] }).chat(request(), target, { signal: signal() }));
     expect(e.kind).toBe('auth');
     expect(e.message).not.toContain(odd);
-    expect(e.message).toContain('Bearer ***');
+    expect(e.detail).not.toContain(odd);
+    expect(e.detail).toContain('Bearer ***');
     expect(e.cause).toBeUndefined();
   });
 
@@ -210,7 +211,8 @@ describe('openai provider: key rotation', () => {
     clock += 400;
     const fast = await failure(p.chat(request(), target, { signal: signal() }));
     expect(fast).toMatchObject({ kind: 'rate_limit', retryAfterMs: 100, provider: 'oa' });
-    expect(fast.message).toMatch(/all 2 API keys are resting/);
+    expect(fast.message).toBe('provider oa is rate limiting');
+    expect(fast.detail).toMatch(/all 2 API keys are resting/);
     expect(up.chatRequests()).toHaveLength(2); // nothing sent
 
     clock += 100;
@@ -241,7 +243,8 @@ describe('openai provider: failures are classified', () => {
     expect(e.kind).toBe(kind);
     expect(e.status).toBe(status);
     expect(e.provider).toBe('oa');
-    expect(e.message).toMatch(/^oa: /);
+    expect(e.message).toMatch(/^provider oa /);
+    expect(e.detail).toMatch(/^oa: /);
   });
 
   it('400 carries param; 503 carries retry-after', async () => {
@@ -266,7 +269,9 @@ describe('openai provider: failures are classified', () => {
       expect(first).toMatchObject({ kind: 'network', retryable: true });
       const e = await failure(p.chat(request(), target, { signal: signal() }));
       expect(e).toMatchObject({ kind: 'network', retryable: true });
-      expect(e.message).toContain('ECONNREFUSED');
+      // The app is told the provider is unreachable; where it tried is for operators.
+      expect(e.message).toBe('provider oa unreachable');
+      expect(e.detail).toContain('ECONNREFUSED');
       const s = await failure(p.stream(request({ stream: true }), target, { signal: signal() }));
       expect(s.kind).toBe('network');
       expect(await p.health()).toMatchObject({ ok: false, kind: 'network' });
