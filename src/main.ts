@@ -1,13 +1,13 @@
 /** Starts the router: load config, build providers, listen, reload config on edits. */
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { isLoopback, parseStartOptions } from './cli-args.js';
+import { parseStartOptions } from './cli-args.js';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
 import { watchConfig } from './config/watch-config.js';
 import { createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
-import { createServer } from './server.js';
-import { ensureTinyModel } from '../scripts/gguf/ensure-tiny-model.js';
+import { TlsFileError } from './edge/tls.js';
+import { authProblem, createServer } from './server.js';
 import { createProvider } from '../providers/registry.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,25 +28,37 @@ async function main(): Promise<void> {
   for (const w of loaded.warnings) logger.warn(w);
   const host = opts.host ?? loaded.config.server.host;
   const port = opts.port ?? loaded.config.server.port;
-  if (!loaded.config.auth.keys.length && !isLoopback(host)) {
+  if (authProblem(loaded.config, host)) {
     logger.fatal({ host }, 'refusing to listen beyond loopback without auth.keys: set client keys in the config or bind to 127.0.0.1');
     process.exit(2);
   }
-  // The built-in offline model is generated, never committed: make it on first start.
-  const usesLocal = Object.values(loaded.config.providers).some((p) => p.kind === 'llama-cpp');
-  if (usesLocal) await ensureTinyModel(path.join(repoRoot, 'models/tiny.gguf'));
 
   const metrics = createMetrics({ defaultMetrics: true });
   const server = createServer(loaded, { logger, metrics, buildProvider: createProvider });
-  await server.listen(port, host);
-  logger.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${server.port()}`, routes: Object.keys(loaded.config.routes) }, 'llm-router listening');
+  try {
+    await server.listen(port, host);
+  } catch (err) {
+    if (err instanceof TlsFileError) {
+      logger.fatal({ err: err.message }, 'cannot start TLS');
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const hostPart = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  const adminListen = loaded.config.server.adminListen;
+  logger.info(
+    {
+      url: `${server.tls() ? 'https' : 'http'}://${hostPart(host)}:${server.port()}`,
+      ...(adminListen ? { adminUrl: `http://${hostPart(adminListen.host)}:${server.adminPort()}` } : {}),
+      routes: Object.keys(loaded.config.routes),
+    },
+    'llm-router listening',
+  );
 
   const watcher = watchConfig(opts.configFile, {
-    onReload: (next) => {
-      server.runtime.reload(next);
-      metrics.configReloads.inc({ result: 'ok' });
-      logger.info({ routes: Object.keys(next.config.routes), disabled: Object.fromEntries(next.disabled) }, 'config reloaded');
-    },
+    // Applied, or refused when it would switch client auth off (server.reload logs and counts both).
+    onReload: (next) => server.reload(next),
     onRejected: (err) => {
       metrics.configReloads.inc({ result: 'rejected' });
       logger.error({ problems: err.problems }, 'config edit rejected; the last good config stays in force');
@@ -55,12 +67,23 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const drainMs = server.runtime.config().server.drainMs;
+    logger.info({ signal, drainMs }, 'shutting down');
     watcher.close();
-    await server.close();
-    process.exit(0);
+    // Never hang: past the drain, its grace and the providers' close, exit anyway.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time');
+      process.exit(1);
+    }, drainMs + 15_000).unref();
+    const clean = await server.shutdown({ drainMs });
+    logger.info({ clean }, 'stopped');
+    // 0 only for a clean drain: everything in flight finished within drainMs.
+    process.exit(clean ? 0 : 1);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,8 +1,14 @@
-import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { isLoopback } from './cli-args.js';
 import type { LoadedConfig } from './config/load-config.js';
+import type { RouterConfig } from './config/schema.js';
 import { createApp } from './edge/app.js';
+import { createFront, type Front } from './edge/front.js';
+import { createInflightRegistry } from './edge/inflight.js';
+import { applyLimits, createListener, type Listener } from './edge/listener.js';
+import { readTlsMaterial, secureOptions, watchTls, type TlsWatcher } from './edge/tls.js';
 import { createAdminRouter } from './health/admin-router.js';
 import { createHealthGate, type HealthGate } from './health/health-gate.js';
 import type { Metrics } from './observability/metrics.js';
@@ -15,48 +21,207 @@ export interface ServerDeps {
   random?: () => number;
 }
 
-/** Wires config, providers, runtime and app; used by main.ts and by integration tests. */
+/**
+ * Why a config cannot serve on `host`: client auth must never be off on a listener reachable
+ * beyond loopback (at start, and on every reload: a `${TYPO}` or an emptied list would
+ * otherwise switch it off silently).
+ */
+export function authProblem(config: RouterConfig, host: string): string | undefined {
+  if (!config.auth.keys.length && !isLoopback(host)) {
+    return `no client keys (auth.keys is empty, or its variables are unset) while listening on ${host}, beyond loopback: set client keys or bind to 127.0.0.1`;
+  }
+  return undefined;
+}
+
+/** How many keys were added and removed, and how many there are now: counts, never keys. */
+function keyChanges(before: readonly string[], after: readonly string[]) {
+  const b = new Set(before);
+  const a = new Set(after);
+  return { added: [...a].filter((k) => !b.has(k)).length, removed: [...b].filter((k) => !a.has(k)).length, total: a.size };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** True when `p` settled within `ms`. */
+const within = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true), sleep(ms).then(() => false)]);
+
+/** How long streams ended by the shutdown get to write their error event and [DONE]. */
+const INTERRUPT_GRACE_MS = 1_000;
+/** How long closing the providers (and the local model's worker) may take at shutdown. */
+const RUNTIME_CLOSE_MS = 10_000;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Wires config, providers, runtime, apps and listeners; used by main.ts and by integration tests. */
 export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
+  const { logger, metrics } = deps;
   // The gate in force; each config reload builds a new one that inherits the old one's states.
   let gate: HealthGate | undefined;
   const runtime = createRuntime(loaded, {
     buildProvider: deps.buildProvider,
-    logger: deps.logger,
-    metrics: deps.metrics,
+    logger,
+    metrics,
     random: deps.random,
     buildGate: (next, providers) =>
       (gate = createHealthGate({
         routes: next.config.routes,
         providers,
-        logger: deps.logger,
-        metrics: { ...deps.metrics.health, tokens: deps.metrics.tokens },
+        logger,
+        metrics: { ...metrics.health, tokens: metrics.tokens },
         random: deps.random,
         previous: gate,
       })),
   });
-  const app = createApp({ runtime, metrics: deps.metrics, logger: deps.logger, admin: createAdminRouter(() => gate) });
-  let http: Server | undefined;
+  const inflight = createInflightRegistry();
+  let draining = false;
+  const startCfg = loaded.config.server;
+  // The operator listener is set up at start; changing server.adminListen needs a restart.
+  const adminListen = startCfg.adminListen;
+  const adminRouter = createAdminRouter(() => gate);
+  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight });
+  const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
+  const adminApp = adminListen ? createApp({ runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
+
+  let main: Listener | undefined;
+  let admin: Listener | undefined;
+  let mainHost: string | undefined;
+  let tlsWatcher: TlsWatcher | undefined;
+  let tlsOn = false;
+  let shutdown: Promise<boolean> | undefined;
+
+  const listenOn = (server: Listener, port: number, host: string) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const closeListener = (server: Listener | undefined) => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+
   return {
+    /** The main listener's express app (supertest talks to it without a socket). */
     app,
+    /** The operator listener's app, when server.adminListen is set. */
+    adminApp,
     runtime,
-    listen(port: number, host: string): Promise<void> {
-      return new Promise((resolve, reject) => {
-        http = app.listen(port, host);
-        // Streams can be long; the route's own deadlines bound requests, not Node's defaults.
-        http.requestTimeout = 0;
-        http.keepAliveTimeout = 65_000;
-        http.once('listening', () => resolve());
-        http.once('error', reject);
-      });
+    inflight,
+
+    /**
+     * Listens on host:port (the main listener, HTTPS when server.tls is set) and on
+     * server.adminListen when set. Throws (TlsFileError) when the TLS files are unusable.
+     */
+    async listen(port: number, host: string): Promise<void> {
+      const cfg = runtime.config().server;
+      const tls = cfg.tls ? readTlsMaterial(cfg.tls, loaded.baseDir) : undefined;
+      if (tls?.info.expired) logger.warn({ cert: tls.certPath, validTo: tls.info.validTo }, 'TLS certificate has expired');
+      main = createListener(front.handle, { limits: cfg.limits, tls: tls && secureOptions(tls), logger, name: 'main' });
+      await listenOn(main, port, host);
+      mainHost = host;
+      if (tls && cfg.tls) {
+        tlsOn = true;
+        tlsWatcher = watchTls(main as HttpsServer, tls, cfg.tls, loaded.baseDir, logger);
+        logger.info({ cert: tls.certPath, subject: tls.info.subject, validTo: tls.info.validTo, minVersion: tls.minVersion }, 'TLS on');
+      }
+      if (adminApp && adminListen) {
+        const adminFront = createFront(adminApp, { cors: () => undefined, logger });
+        admin = createListener(adminFront.handle, { limits: cfg.limits, logger, name: 'admin' });
+        await listenOn(admin, adminListen.port, adminListen.host);
+      }
     },
-    port: (): number => (http?.address() as AddressInfo | null)?.port ?? 0,
+    port: (): number => (main?.address() as AddressInfo | null)?.port ?? 0,
+    /** Port of the operator listener (0 when there is none). */
+    adminPort: (): number => (admin?.address() as AddressInfo | null)?.port ?? 0,
+    /** The main listener speaks HTTPS. */
+    tls: (): boolean => tlsOn,
+
+    /**
+     * Applies an edited config, or refuses it (logged, counted as rejected; the last good
+     * config stays): one that would leave the main listener beyond loopback without client keys.
+     * Changes to the keys are logged at warn, as counts. Returns whether it was applied.
+     */
+    reload(next: LoadedConfig): boolean {
+      const before = runtime.config();
+      const host = mainHost ?? before.server.host;
+      const problem = authProblem(next.config, host);
+      if (problem) {
+        metrics.configReloads.inc({ result: 'rejected' });
+        logger.error({ problem }, 'config edit rejected: it would switch client auth off; the last good config stays in force');
+        return false;
+      }
+      const clientKeys = keyChanges(before.auth.keys, next.config.auth.keys);
+      const adminKeys = keyChanges(before.auth.adminKeys, next.config.auth.adminKeys);
+      if (clientKeys.added || clientKeys.removed || adminKeys.added || adminKeys.removed) {
+        logger.warn({ clientKeys, adminKeys, ...(clientKeys.total ? {} : { note: `no client keys: /v1 needs no key on ${host}` }) }, 'auth keys changed by a config reload');
+      }
+      const s = next.config.server;
+      const restart: string[] = (['host', 'port', 'adminListen', 'trustProxy'] as const).filter((k) => !same(before.server[k], s[k]));
+      if (!before.server.tls !== !s.tls) restart.push('tls');
+      if (restart.length) logger.warn({ fields: restart.map((k) => `server.${k}`) }, 'these server settings take effect at the next restart');
+      runtime.reload(next);
+      for (const l of [main, admin]) if (l) applyLimits(l, s.limits);
+      if (tlsWatcher && s.tls && !same([before.server.tls, loaded.baseDir], [s.tls, next.baseDir])) tlsWatcher.update(s.tls, next.baseDir);
+      metrics.configReloads.inc({ result: 'ok' });
+      logger.info({ routes: Object.keys(next.config.routes), disabled: Object.fromEntries(next.disabled) }, 'config reloaded');
+      return true;
+    },
+
+    /** Draining or drained. */
+    draining: (): boolean => draining,
+
+    /**
+     * Graceful shutdown. New connections are refused at once and /readyz says 503; idle
+     * keep-alive connections are closed, and answers during the drain say `Connection: close`.
+     * Requests in flight get `drainMs` to finish; then streams still running end with a
+     * `server_shutting_down` error event and [DONE], and answers not started get a 503. The
+     * operator listener serves until the end. Finally providers (and the local model's worker)
+     * are closed. Resolves true when everything finished within drainMs (a clean drain).
+     */
+    shutdown(opts: { drainMs?: number } = {}): Promise<boolean> {
+      shutdown ??= (async () => {
+        const drainMs = opts.drainMs ?? runtime.config().server.drainMs;
+        draining = true;
+        logger.info({ inFlight: inflight.size, drainMs }, 'shutting down: draining requests in flight');
+        front.startDrain();
+        // close() stops accepting and (Node ≥ 19) closes idle keep-alive connections; it calls
+        // back once every connection is gone.
+        const closed = closeListener(main);
+        main?.closeIdleConnections();
+        let clean = await within(closed, drainMs);
+        if (!clean) {
+          logger.warn({ inFlight: inflight.size, drainMs }, 'drain time is up: ending the requests still in flight');
+          inflight.interrupt();
+          await within(inflight.idle(), INTERRUPT_GRACE_MS);
+          if (!(await within(closed, INTERRUPT_GRACE_MS))) main?.closeAllConnections();
+          await within(closed, INTERRUPT_GRACE_MS);
+        } else {
+          logger.info('drained: every request in flight finished');
+        }
+        tlsWatcher?.close();
+        const adminClosed = closeListener(admin);
+        admin?.closeAllConnections();
+        await adminClosed;
+        if (!(await within(runtime.close(), RUNTIME_CLOSE_MS))) {
+          logger.warn({ ms: RUNTIME_CLOSE_MS }, 'providers did not close in time');
+          clean = false;
+        }
+        return clean;
+      })();
+      return shutdown;
+    },
+
+    /** Closes at once, cutting whatever is in flight (tests; shutdown() is the graceful way). */
     async close(): Promise<void> {
-      await new Promise<void>((resolve) => {
-        if (!http) return resolve();
-        http.close(() => resolve());
-        http.closeAllConnections();
-      });
+      tlsWatcher?.close();
+      await Promise.all(
+        [main, admin].map((l) => {
+          const p = closeListener(l);
+          l?.closeAllConnections();
+          return p;
+        }),
+      );
       await runtime.close();
     },
   };
 }
+
+export type RouterServer = ReturnType<typeof createServer>;

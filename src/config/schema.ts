@@ -1,77 +1,14 @@
 import { z } from 'zod';
 
-/** Provider options shared by every kind. */
-const providerBase = {
-  /** Per-call timeout: the whole call for non-streamed answers; for streams, until the first event (after it the route's idleTimeoutMs applies). */
-  timeoutMs: z.number().int().positive().default(60_000).describe("Per-call timeout in milliseconds: the whole call when not streamed; until the first event when streamed (then the route's idleTimeoutMs applies)."),
-  /** Turn the provider off without deleting it. */
-  enabled: z.boolean().default(true).describe('Turn the provider off without deleting it.'),
-};
+import { providerOptionsSchema } from '../../providers/options.js';
 
-export const openaiProviderSchema = z
-  .strictObject({
-    kind: z.literal('openai'),
-    /** API keys used in turn; a key answering 401/429 is rested. Values usually `${ENV}` references. */
-    apiKeys: z.array(z.string()).default([]).describe('API keys used in turn; a key answering 401/429 is rested for keyCooldownMs.'),
-    /** A single API key (shorthand for apiKeys: [key]). */
-    apiKey: z.string().optional().describe('A single API key (shorthand for apiKeys).'),
-    /** Base URL: any OpenAI-compatible server (vLLM, Ollama, LM Studio). */
-    baseURL: z.string().url().optional().describe('Base URL of any OpenAI-compatible server; default https://api.openai.com/v1.'),
-    organization: z.string().optional().describe('OpenAI-Organization header.'),
-    project: z.string().optional().describe('OpenAI-Project header.'),
-    /** How long a key that answered 401/429 is set aside. */
-    keyCooldownMs: z.number().int().nonnegative().default(60_000).describe('How long a key that answered 401/429 is set aside.'),
-    /** Extra headers sent on every call. */
-    headers: z.record(z.string(), z.string()).optional().describe('Extra headers sent on every upstream call.'),
-    /** Allow calls without an API key (local OpenAI-compatible servers). */
-    allowNoKey: z.boolean().default(false).describe('Allow calls without an API key (local OpenAI-compatible servers).'),
-    /** Context window per model, used to skip targets a request cannot fit. */
-    contextLength: z.record(z.string(), z.number().int().positive()).optional().describe('Context window in tokens per model name.'),
-    ...providerBase,
-  })
-  .describe('OpenAI or any OpenAI-compatible server.');
+export { byteSize, parseByteSize } from '../../providers/shared/options.js';
+export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
+export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
+export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
 
-export const azureProviderSchema = z
-  .strictObject({
-    kind: z.literal('azure-openai'),
-    /** Resource endpoint, e.g. https://my-resource.openai.azure.com */
-    endpoint: z.string().url().describe('Resource endpoint, e.g. https://my-resource.openai.azure.com'),
-    apiKey: z.string().optional().describe('api-key for the resource.'),
-    /** An Entra ID bearer token instead of an api-key. */
-    adToken: z.string().optional().describe('Entra ID bearer token used instead of apiKey.'),
-    apiVersion: z.string().default('2024-10-21').describe('Azure OpenAI api-version query parameter.'),
-    /** Model name → deployment name. A model not listed uses its own name as the deployment. */
-    deployments: z.record(z.string(), z.string()).default({}).describe('Model name to deployment name.'),
-    headers: z.record(z.string(), z.string()).optional().describe('Extra headers sent on every upstream call.'),
-    contextLength: z.record(z.string(), z.number().int().positive()).optional().describe('Context window in tokens per model name.'),
-    ...providerBase,
-  })
-  .describe('Azure OpenAI.');
-
-export const llamaProviderSchema = z
-  .strictObject({
-    kind: z.literal('llama-cpp'),
-    /** Default registry id served when a target names no model. */
-    model: z.string().optional().describe('Default model id from models/registry.yaml.'),
-    /** Path of the registry file, relative to this config file; default: the router's own models/registry.yaml. */
-    registry: z.string().optional().describe("Path of the local model registry, relative to this config file; default: the router's models/registry.yaml."),
-    /** Parallel sequences in the one context (overrides the registry). */
-    parallel: z.number().int().min(1).max(64).optional().describe('Parallel sequences served together.'),
-    /** Requests waiting for a sequence before new ones fail with capacity. */
-    queueLimit: z.number().int().nonnegative().default(16).describe('Requests that may wait for a sequence; beyond it requests fail with kind capacity.'),
-    /** CPU threads (overrides the registry). Keep 1 on small machines. */
-    threads: z.number().int().min(1).optional().describe('CPU threads for inference.'),
-    /** Load the model when the router starts instead of on first use. */
-    loadAtStart: z.boolean().default(false).describe('Load the model at start instead of on first use.'),
-    /** Prompt adaptation for a small local model. */
-    systemPrompt: z.string().optional().describe('Replaces the system message sent to the local model.'),
-    systemPromptPrefix: z.string().optional().describe('Prepended to the system message sent to the local model.'),
-    maxTokensCap: z.number().int().positive().optional().describe('Upper bound on max_tokens for the local model.'),
-    ...providerBase,
-  })
-  .describe('A GGUF model run in process by node-llama-cpp.');
-
-export const providerSchema = z.discriminatedUnion('kind', [openaiProviderSchema, azureProviderSchema, llamaProviderSchema]);
+/** Every provider kind's options, each owned by its folder under providers/. */
+export const providerSchema = providerOptionsSchema;
 
 export const targetSchema = z.strictObject({
   /** Provider instance id (a key of `providers`). */
@@ -108,6 +45,12 @@ export const shadowSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(30_000).describe('Timeout of one shadow call.'),
 });
 
+export const capsSchema = z.strictObject({
+  maxTokens: z.number().int().min(1).max(10_000_000).default(32_768).describe('Largest max_tokens / max_completion_tokens a request may ask for.'),
+  maxN: z.number().int().min(1).max(128).default(8).describe('Largest n (choices) a request may ask for.'),
+  onExceed: z.enum(['reject', 'clamp']).default('reject').describe('reject: 400 naming the field; clamp: lower the value to the cap and say so in x-router-clamped.'),
+});
+
 export const routeSchema = z.strictObject({
   /** `ordered`: fallback chain; `weighted`: spread over healthy targets by weight. */
   strategy: z.enum(['ordered', 'weighted']).default('ordered').describe('ordered: fallback chain; weighted: spread over healthy targets by weight.'),
@@ -122,8 +65,52 @@ export const routeSchema = z.strictObject({
   firstTokenTimeoutMs: z.number().int().positive().default(30_000).describe('Longest wait for a stream’s first token before falling back.'),
   /** Streams: longest silence between chunks once the app has bytes. */
   idleTimeoutMs: z.number().int().positive().default(30_000).describe('Longest silence between stream chunks once the app has received bytes.'),
+  /** A started stream's whole duration, after which it ends with an error event. */
+  maxStreamMs: z.number().int().positive().default(600_000).describe('Longest a stream may run once started; past it the app gets an error event (stream_too_long) and [DONE], and the upstream call is closed.'),
+  /** Caps on what one request may ask of the operator's upstream accounts. */
+  caps: capsSchema.prefault({}).describe('Per-request caps on n and max_tokens (cost amplification).'),
   /** Shown in GET /v1/models. */
   description: z.string().optional().describe('Shown to operators; not sent to apps.'),
+});
+
+const listenSchema = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Listen address of the operator listener (loopback: /admin needs no key there).'),
+  port: z.number().int().min(0).max(65535).describe('Listen port of the operator listener.'),
+});
+
+export const tlsSchema = z.strictObject({
+  /** PEM certificate chain file, relative to this config file. */
+  cert: z.string().min(1).describe('PEM certificate (chain) file; reloaded when it changes.'),
+  /** PEM private key file; must not be readable by group or others. */
+  key: z.string().min(1).describe('PEM private key file (mode 600 or stricter); reloaded when it changes.'),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Oldest TLS version accepted.'),
+});
+
+/** An origin as browsers send it: scheme://host[:port], no path, no trailing slash. */
+const ORIGIN = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+)$/i;
+
+export const corsSchema = z.strictObject({
+  /** Origins allowed to call the router from a browser, e.g. https://app.example.com; "*" for any (never with credentials). */
+  origins: z.array(z.string().regex(ORIGIN, 'an origin such as "https://app.example.com" (scheme://host[:port], no path or trailing slash), or "*"')).min(1).describe('Allowed origins (exact, e.g. https://app.example.com), or ["*"] for any origin (not with credentials).'),
+  methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'POST', 'DELETE', 'OPTIONS']).describe('Allowed methods.'),
+  headers: z.array(z.string().min(1)).default(['authorization', 'content-type', 'api-key', 'x-request-id', 'x-session-id', 'openai-organization', 'openai-project', 'x-stainless-*']).describe('Allowed request headers (a trailing * matches a prefix).'),
+  exposeHeaders: z.array(z.string().min(1)).default(['x-request-id', 'x-router-provider', 'x-router-model', 'x-router-attempts', 'x-router-fallback', 'x-router-overhead-ms', 'retry-after']).describe('Response headers scripts may read.'),
+  credentials: z.boolean().default(false).describe('Allow cookies/credentials (Access-Control-Allow-Credentials); not allowed with origin "*".'),
+  maxAgeS: z.number().int().nonnegative().default(600).describe('How long browsers may cache a preflight answer.'),
+}).refine((c) => !(c.credentials && c.origins.includes('*')), {
+  path: ['credentials'],
+  message: 'credentials: true cannot be combined with origins ["*"] (browsers refuse it, and it would let any site call the router with the user\'s credentials): list the exact origins instead',
+});
+
+export const serverLimitsSchema = z.strictObject({
+  headersTimeoutMs: z.number().int().positive().default(10_000).describe('Longest time to receive a request\'s headers.'),
+  requestTimeoutMs: z.number().int().positive().default(30_000).describe('Longest time to receive a whole request (headers and body); the answer may take longer.'),
+  keepAliveTimeoutMs: z.number().int().positive().default(65_000).describe('Idle time before a keep-alive connection is closed.'),
+  maxConnections: z.number().int().positive().default(4_096).describe('Open client connections at once; more are refused.'),
+  maxDepth: z.number().int().min(4).max(1_000).default(64).describe('Deepest nesting of arrays/objects in a request body.'),
+}).refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, {
+  path: ['headersTimeoutMs'],
+  message: 'headersTimeoutMs must not exceed requestTimeoutMs (the headers are part of the request)',
 });
 
 export const configSchema = z
@@ -136,6 +123,17 @@ export const configSchema = z
         bodyLimit: z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'a size such as "1mb" or "512kb"').default('1mb').describe('Largest accepted request body, e.g. "1mb".'),
         /** Trust X-Forwarded-For from a load balancer. */
         trustProxy: z.boolean().default(false).describe('Trust X-Forwarded-* from a load balancer.'),
+        /** A separate operator listener for /metrics, /readyz details and /admin (the usual Prometheus setup). */
+        adminListen: listenSchema.optional().describe('Separate operator listen address: /metrics, /readyz details and /admin answer there (without keys when it is loopback) and no longer on the main listener.'),
+        tls: tlsSchema.optional().describe('Terminate TLS in the router (HTTPS) for deployments without a proxy.'),
+        cors: corsSchema.optional().describe('CORS for browser apps calling the router directly; off when absent.'),
+        limits: serverLimitsSchema.prefault({}).describe('Connection and request limits at the edge.'),
+        /** Graceful shutdown: how long requests in flight may take to finish after SIGTERM. */
+        drainMs: z.number().int().nonnegative().default(25_000).describe('On SIGTERM: how long requests in flight may finish before remaining streams are ended with an error event.'),
+      })
+      .refine((s) => !s.adminListen || s.adminListen.port === 0 || s.adminListen.port !== s.port || s.adminListen.host !== s.host, {
+        path: ['adminListen', 'port'],
+        message: 'the operator listener needs its own port (server.port is the same)',
       })
       .prefault({}),
     auth: z
@@ -159,9 +157,6 @@ export const configSchema = z
 
 export type RouterConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
-export type OpenAIProviderConfig = z.infer<typeof openaiProviderSchema>;
-export type AzureProviderConfig = z.infer<typeof azureProviderSchema>;
-export type LlamaProviderConfig = z.infer<typeof llamaProviderSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 

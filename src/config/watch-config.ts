@@ -3,7 +3,8 @@ import path from 'node:path';
 import { ConfigError, loadConfigFile, type LoadedConfig } from './load-config.js';
 
 export interface WatchHandlers {
-  onReload(loaded: LoadedConfig): void;
+  /** A valid edit. Return false when it was refused anyway (e.g. it would switch auth off): the same text saved again is then tried (and refused) again. */
+  onReload(loaded: LoadedConfig): unknown;
   /** A bad edit: the last good config stays in force. */
   onRejected(err: ConfigError): void;
 }
@@ -25,8 +26,7 @@ export function watchConfig(file: string, handlers: WatchHandlers, debounceMs = 
       const loaded = loadConfigFile(file);
       const fp = fingerprint(loaded);
       if (fp === last) return;
-      last = fp;
-      handlers.onReload(loaded);
+      if (handlers.onReload(loaded) !== false) last = fp;
     } catch (err) {
       if (err instanceof ConfigError) handlers.onRejected(err);
     }

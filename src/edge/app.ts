@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
+import { parseByteSize } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { requireKey } from './auth.js';
+import { keyMatcher, requireKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
-import { wireError } from './http-errors.js';
+import { bodyPending, closeAfterAnswer } from './connection.js';
+import { wireError, type WireError } from './http-errors.js';
+import type { InflightRegistry } from './inflight.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -13,6 +16,19 @@ export interface AppDeps {
   logger: Logger;
   /** Extra routers mounted under /admin (failover controls). */
   admin?: express.Router;
+  /**
+   * `main`: the apps' listener. `admin`: the operator listener (`server.adminListen`), which
+   * serves /healthz, the detailed /readyz, /metrics and /admin, and nothing else.
+   */
+  role?: 'main' | 'admin';
+  /** An operator listener is running: the main listener then 404s /metrics and /admin. */
+  operatorListener?: boolean;
+  /** On the operator listener: /admin needs no key (it listens on loopback). */
+  adminOpen?: boolean;
+  /** The server is draining (shutting down): /readyz answers 503. */
+  draining?: () => boolean;
+  /** Chat requests in flight, for the shutdown drain. */
+  inflight?: InflightRegistry;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -26,66 +42,122 @@ const requestContext: RequestHandler = (req, res, next) => {
   next();
 };
 
-/** Builds the HTTP app. It does not listen: main.ts does. */
+const send = (res: Response, e: WireError) => {
+  for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+  res.status(e.status).json(e.body);
+};
+
+/** Builds the HTTP app of one listener. It does not listen: server.ts does. */
 export function createApp(deps: AppDeps): express.Express {
   const { runtime, metrics, logger } = deps;
+  const role = deps.role ?? 'main';
+  const draining = deps.draining ?? (() => false);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', runtime.config().server.trustProxy);
   app.use(requestContext);
 
+  const tooLarge = () => wireError(413, `Request body too large: the limit is ${runtime.config().server.bodyLimit}.`, 'invalid_request_error', null, 'request_too_large');
+  const unknown: RequestHandler = (req, res) => {
+    // A body still arriving for a path that does not exist is not worth reading.
+    if (bodyPending(req)) closeAfterAnswer(req, res);
+    send(res, wireError(404, `Unknown request URL: ${req.method} ${req.path}.`, 'invalid_request_error', null, 'unknown_url'));
+  };
+
+  // Express would answer any other OPTIONS itself, in text ("Allow: POST"); CORS preflights
+  // never get here (the front answers them), so an OPTIONS is an unknown URL like any other.
+  app.options('/{*any}', unknown);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
+
+  // Readiness. The short answer (no key) says only ready or not: provider ids, the variables
+  // they miss and route names are for operators (admin key, or the operator listener).
+  const isAdmin = keyMatcher(() => runtime.config().auth.adminKeys);
+  const detailsHere = role === 'admin' ? () => true : deps.operatorListener ? () => false : (headers: Parameters<typeof isAdmin>[0]) => isAdmin(headers) !== undefined;
+  app.get('/readyz', (req, res) => {
     const usable = [...runtime.providers().keys()];
+    const ready = usable.length > 0 && !draining();
+    res.setHeader('cache-control', 'no-store');
+    if (!detailsHere(req.headers)) return void res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready' });
     const disabled = Object.fromEntries(runtime.disabled());
-    res.status(usable.length ? 200 : 503).json({ status: usable.length ? 'ready' : 'no_usable_provider', providers: usable, disabled, routes: runtime.dispatcher().routeNames() });
+    const status = draining() ? 'shutting_down' : ready ? 'ready' : 'no_usable_provider';
+    res.status(ready ? 200 : 503).json({ status, providers: usable, disabled, routes: runtime.dispatcher().routeNames() });
   });
-  app.get('/metrics', async (_req, res) => {
+
+  const metricsHandler: RequestHandler = async (_req, res) => {
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
-  });
-
-  // Body limit follows the live config: one parser per limit value.
-  const parsers = new Map<string, RequestHandler>();
-  const jsonBody: RequestHandler = (req, res, next) => {
-    const limit = runtime.config().server.bodyLimit;
-    let parser = parsers.get(limit);
-    if (!parser) parsers.set(limit, (parser = express.json({ limit, type: () => true })));
-    parser(req, res, next);
   };
+  const adminKey = (opts: Parameters<typeof requireKey>[2]) => requireKey(() => runtime.config().auth.adminKeys, 'admin', opts);
 
-  const v1 = express.Router();
-  v1.use(requireKey(() => runtime.config().auth.keys, 'client'));
-  v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit }));
-  const created = Math.floor(Date.now() / 1000);
-  const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
-  v1.get('/models', (_req, res) => {
-    res.json({ object: 'list', data: runtime.dispatcher().routeNames().map(modelObject) });
-  });
-  v1.get('/models/:model', (req, res) => {
-    const id = req.params.model;
-    if (!runtime.dispatcher().routeNames().includes(id)) {
-      const e = wireError(404, `The model '${id}' does not exist or you do not have access to it.`, 'invalid_request_error', 'model', 'model_not_found');
-      res.status(e.status).json(e.body);
-      return;
-    }
-    res.json(modelObject(id));
-  });
-  app.use('/v1', v1);
-  if (deps.admin) app.use('/admin', requireKey(() => runtime.config().auth.adminKeys, 'admin'), express.json({ limit: '64kb' }), deps.admin);
+  if (role === 'admin') {
+    // The operator listener: meant for a private address (Prometheus scrapes it without a key).
+    app.get('/metrics', metricsHandler);
+    if (deps.admin) app.use('/admin', adminKey({ open: () => deps.adminOpen === true }), express.json({ limit: '64kb' }), deps.admin);
+  } else if (!deps.operatorListener) {
+    app.get('/metrics', adminKey({ disabledMessage: 'Metrics need an admin key on this listener: set auth.adminKeys (and send it as "Authorization: Bearer <key>"), or serve them on server.adminListen.' }), metricsHandler);
+    if (deps.admin) app.use('/admin', adminKey({}), express.json({ limit: '64kb' }), deps.admin);
+  }
 
-  app.use((req, res) => {
-    const e = wireError(404, `Unknown request URL: ${req.method} ${req.path}.`, 'invalid_request_error', null, 'unknown_url');
-    res.status(e.status).json(e.body);
-  });
+  if (role === 'main') {
+    // Body limit follows the live config: one parser per limit value. A body over the limit is
+    // refused as soon as that is known (its declared length, or the bytes counted so far), and
+    // the connection closed: the parser alone would read the rest of it first, however slowly
+    // it comes.
+    const parsers = new Map<string, RequestHandler>();
+    const jsonBody: RequestHandler = (req, res, next) => {
+      const limit = runtime.config().server.bodyLimit;
+      const max = parseByteSize(limit);
+      const refuse = () => {
+        closeAfterAnswer(req, res);
+        send(res, tooLarge());
+      };
+      if (Number(req.headers['content-length']) > max) return refuse();
+      if (req.headers['content-length'] === undefined) {
+        let seen = 0;
+        const count = (chunk: Buffer) => {
+          seen += chunk.length;
+          if (seen <= max) return;
+          req.off('data', count);
+          if (!res.headersSent) refuse();
+        };
+        req.on('data', count);
+        req.once('end', () => req.off('data', count));
+      }
+      let parser = parsers.get(limit);
+      if (!parser) parsers.set(limit, (parser = express.json({ limit, type: () => true })));
+      parser(req, res, next);
+    };
 
-  const onError: ErrorRequestHandler = (err: { type?: string; status?: number; limit?: number; message?: string }, _req, res, _next) => {
+    const v1 = express.Router();
+    v1.use(requireKey(() => runtime.config().auth.keys, 'client'));
+    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight }));
+    const created = Math.floor(Date.now() / 1000);
+    const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
+    v1.get('/models', (_req, res) => {
+      res.json({ object: 'list', data: runtime.dispatcher().routeNames().map(modelObject) });
+    });
+    v1.get('/models/:model', (req, res) => {
+      const id = req.params.model;
+      if (!runtime.dispatcher().hasRoute(id)) {
+        const e = wireError(404, `The model '${id}' does not exist or you do not have access to it.`, 'invalid_request_error', 'model', 'model_not_found');
+        res.status(e.status).json(e.body);
+        return;
+      }
+      res.json(modelObject(id));
+    });
+    app.use('/v1', v1);
+  }
+
+  app.use(unknown);
+
+  const onError: ErrorRequestHandler = (err: { type?: string; status?: number; limit?: number; message?: string }, req, res, _next) => {
     const e =
       err.type === 'entity.too.large'
-        ? wireError(413, `Request body too large: the limit is ${runtime.config().server.bodyLimit}.`, 'invalid_request_error', null, 'request_too_large')
+        ? tooLarge()
         : err.type === 'entity.parse.failed'
           ? wireError(400, 'We could not parse the JSON body of your request. The body must be valid JSON.', 'invalid_request_error', null, 'invalid_json')
           : err.status && err.status >= 400 && err.status < 500
@@ -93,7 +165,9 @@ export function createApp(deps: AppDeps): express.Express {
             : wireError(500, 'The router failed to process the request.', 'server_error', null, 'internal_error');
     if (e.status === 500) logger.error({ err: err.message, requestId: res.locals.requestId }, 'unhandled error');
     if (res.headersSent) return void res.end();
-    res.status(e.status).json(e.body);
+    // Refused before its body was read (413, or a body cut short): close rather than read on.
+    if (e.status === 413 || bodyPending(req)) closeAfterAnswer(req, res);
+    send(res, e);
   };
   app.use(onError);
   return app;

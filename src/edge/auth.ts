@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
+import { closeAfterAnswer } from './connection.js';
 import { wireError } from './http-errors.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -16,38 +18,66 @@ export function createKeyChecker(keys: readonly string[]): (candidate: string | 
   };
 }
 
-/** The presented key: `Authorization: Bearer …`, or Azure-style `api-key`. */
-export function presentedKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+/** A non-empty key with surrounding blanks removed, or undefined: an empty value is never a key. */
+const nonEmpty = (v: string | undefined): string | undefined => {
+  const t = v?.trim();
+  return t ? t : undefined;
+};
+
+/** The presented key: `Authorization: Bearer …`, or Azure-style `api-key`. Empty or blank is none. */
+export function presentedKey(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string') {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    if (m) return m[1];
+    const m = /^Bearer(?:\s+(.*))?$/i.exec(auth.trim());
+    const key = nonEmpty(m?.[1]);
+    if (key) return key;
   }
   const apiKey = headers['api-key'];
-  return typeof apiKey === 'string' ? apiKey : undefined;
+  return typeof apiKey === 'string' ? nonEmpty(apiKey) : undefined;
 }
 
-/** Requires one of `keys` when any are configured; sets res.locals.apiKeyId. */
-export function requireKey(keys: () => readonly string[], kind: 'client' | 'admin'): RequestHandler {
+/** Matches presented keys against a live key list (re-hashed only when the list changes). */
+export function keyMatcher(keys: () => readonly string[]): (headers: IncomingHttpHeaders) => string | undefined {
   let cached: { keys: readonly string[]; check: ReturnType<typeof createKeyChecker> } | undefined;
+  return (headers) => {
+    const current = keys();
+    if (!current.length) return undefined;
+    if (cached?.keys !== current) cached = { keys: current, check: createKeyChecker(current) };
+    return cached.check(presentedKey(headers));
+  };
+}
+
+export interface RequireKeyOptions {
+  /** No key needed at all (e.g. /admin on a loopback operator listener). */
+  open?: () => boolean;
+  /** The 401 message when no keys of this kind are configured. */
+  disabledMessage?: string;
+}
+
+/**
+ * Requires one of `keys` when any are configured (client keys) or always (admin keys); sets
+ * res.locals.apiKeyId. A refused request is answered 401 and its connection closed once the
+ * answer is out, without waiting for (or reading) the rest of its body.
+ */
+export function requireKey(keys: () => readonly string[], kind: 'client' | 'admin', opts: RequireKeyOptions = {}): RequestHandler {
+  const match = keyMatcher(keys);
   return (req, res, next) => {
     const current = keys();
-    if (!current.length && kind === 'client') return next();
-    if (cached?.keys !== current) cached = { keys: current, check: createKeyChecker(current) };
-    const id = cached.check(presentedKey(req.headers));
+    if (opts.open?.() || (!current.length && kind === 'client')) return next();
+    const id = match(req.headers);
     if (!id) {
-      const key = presentedKey(req.headers);
       const e = wireError(
         401,
         !current.length
-          ? 'Admin endpoints are disabled: no auth.adminKeys configured.'
-          : key === undefined
+          ? (opts.disabledMessage ?? 'Admin endpoints are disabled: no auth.adminKeys configured.')
+          : presentedKey(req.headers) === undefined
             ? 'You did not provide an API key. Send it as "Authorization: Bearer <key>".'
             : 'Incorrect API key provided.',
         'invalid_request_error',
         null,
         'invalid_api_key',
       );
+      closeAfterAnswer(req, res);
       res.status(e.status).json(e.body);
       return;
     }

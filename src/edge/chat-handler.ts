@@ -7,8 +7,11 @@ import type { Metrics } from '../observability/metrics.js';
 import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
 import type { Dispatcher, RoutedResponse, RoutedStream } from '../routing/dispatcher.js';
 import { RouteError } from '../routing/route-error.js';
-import { WireChunkEncoder, parseChatRequest, toWireResponse, type WireEnvelope } from '../wire/openai-wire.js';
+import { STREAM_TOO_LONG } from '../routing/stream-guards.js';
+import { WireChunkEncoder, toWireResponse, type WireEnvelope } from '../wire/chunk-encoder.js';
+import { parseChatRequest } from '../wire/parse-chat-request.js';
 import { toWireError, type WireError } from './http-errors.js';
+import { abortable, shuttingDownError, shuttingDownEvent, untilAborted, type InflightRegistry } from './inflight.js';
 import { SSE_HEADERS, writeEvent } from './sse.js';
 
 export interface ChatHandlerDeps {
@@ -17,6 +20,10 @@ export interface ChatHandlerDeps {
   logger: Logger;
   /** Log message text too (operator's audit switch). */
   audit: () => boolean;
+  /** Deepest JSON nesting accepted in a body (server.limits.maxDepth). */
+  maxDepth?: () => number;
+  /** Requests in flight, for graceful shutdown (server.ts drains them). */
+  inflight?: InflightRegistry;
 }
 
 // A random prefix per process and a counter: unique, and no crypto call per request.
@@ -50,25 +57,40 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     res.on('close', () => {
       if (!res.writableFinished) client.abort(new DOMException('client closed the request', 'AbortError'));
     });
+    // Registered for the shutdown drain; `stop` aborts when the drain time is up.
+    const flight = deps.inflight?.begin(res);
+    const stop = flight?.signal;
+    const signal = stop ? AbortSignal.any([client.signal, stop]) : client.signal;
+    const bounded = <T>(p: Promise<T>): Promise<T> => (stop ? untilAborted(p, stop) : p);
 
     let chat: ChatRequest | undefined;
     const log = deps.logger.child({ requestId });
     try {
-      chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: res.locals.apiKeyId as string | undefined });
+      chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: res.locals.apiKeyId as string | undefined }, { maxDepth: deps.maxDepth?.() });
       if (deps.audit()) log.info({ audit: { messages: chat.messages } }, 'audit request');
       const dispatcher = deps.dispatcher();
-      if (chat.stream) await serveStream(chat, await dispatcher.stream(chat, client.signal), res, deps, log);
-      else serveJson(chat, await dispatcher.chat(chat, client.signal), res, deps, log);
+      if (chat.stream) await serveStream(chat, await bounded(dispatcher.stream(chat, signal)), res, deps, log, stop);
+      else serveJson(chat, await bounded(dispatcher.chat(chat, signal)), res, deps, log);
     } catch (err) {
+      if (stop?.aborted) {
+        // The shutdown drain ran out before this request was answered.
+        client.abort(stop.reason);
+        if (res.headersSent || res.destroyed) return;
+        deps.metrics.requests.inc({ route: chat && deps.dispatcher().hasRoute(chat.model) ? chat.model : 'unknown', provider: 'none', outcome: 'shutdown', stream: String(chat?.stream ?? false) });
+        sendError(res, shuttingDownError());
+        return;
+      }
       const route = chat?.model ?? 'unknown';
       const attempts = err instanceof RouteError ? err.attempts : undefined;
       const e = toWireError(err);
       const kind = err instanceof RouteError ? (err.last?.kind ?? err.reason) : isProviderError(err) ? err.kind : e.body.error.code;
-      deps.metrics.requests.inc({ route: deps.dispatcher().routeNames().includes(route) ? route : 'unknown', provider: 'none', outcome: String(kind), stream: String(chat?.stream ?? false) });
-      if (e.status >= 500 && e.status !== 499) log.warn({ status: e.status, kind, attempts }, 'request failed');
+      deps.metrics.requests.inc({ route: deps.dispatcher().hasRoute(route) ? route : 'unknown', provider: 'none', outcome: String(kind), stream: String(chat?.stream ?? false) });
+      if (e.status >= 500 && e.status !== 499) log.warn({ status: e.status, kind, attempts, detail: err instanceof RouteError ? (err.last?.detail ?? err.last?.message) : isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'request failed');
       else log.info({ status: e.status, kind }, 'request rejected');
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts);
+    } finally {
+      flight?.done();
     }
   };
 }
@@ -102,7 +124,7 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, stop?: AbortSignal): Promise<void> {
   const s = served.stream;
   const encoder = new WireChunkEncoder({ ...envelope(s.model, undefined, s.systemFingerprint), promptFilterResults: s.promptFilterResults }, chat.includeUsage);
   const headersAt = performance.now();
@@ -114,7 +136,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
   deps.metrics.overhead.observe({ route: chat.model, stream: 'true' }, overheadMs / 1000);
   let outcome = 'ok';
   try {
-    for await (const chunk of s.chunks) {
+    for await (const chunk of stop ? abortable(s.chunks, stop) : s.chunks) {
       if (chunk.type === 'usage') countTokens(deps, chat.model, served.target.provider, chunk.usage);
       const wire = encoder.encode(chunk);
       if (wire) await writeEvent(res, JSON.stringify(wire));
@@ -131,6 +153,10 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
     } else if (encoder.complete(chat.params.n ?? 1)) {
       // Every choice finished; only the trailing usage chunk was lost. The answer is whole.
       log.warn({ route: chat.model, provider: served.target.provider, err: (err as Error).message }, 'stream ended uncleanly after its finish');
+    } else if (stop?.aborted) {
+      // The shutdown drain ran out: say so in-stream, never a silent end.
+      outcome = 'shutdown';
+      await writeEvent(res, shuttingDownEvent());
     } else {
       // Bytes are out: no failover is possible, so say so in-stream rather than end silently.
       const kind = isProviderError(err) ? err.kind : 'server';
@@ -138,8 +164,9 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
       deps.metrics.streamErrors.inc({ ...labels, kind });
       const e = toWireError(err);
       const message = isProviderError(err) ? err.message : `${served.target.provider}: ${(err as Error).message}`;
-      log.warn({ route: chat.model, provider: served.target.provider, kind }, 'stream failed after first byte');
-      await writeEvent(res, JSON.stringify({ error: { ...e.body.error, message: `The stream was interrupted: ${message}`, code: 'stream_interrupted' } }));
+      log.warn({ route: chat.model, provider: served.target.provider, kind, detail: isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'stream failed after first byte');
+      const code = isProviderError(err) && err.code === STREAM_TOO_LONG ? STREAM_TOO_LONG : 'stream_interrupted';
+      await writeEvent(res, JSON.stringify({ error: { ...e.body.error, message: `The stream was interrupted: ${message}`, code } }));
     }
   }
   if (!res.destroyed) {

@@ -25,7 +25,8 @@ export async function writeEvent(res: ServerResponse, data: string): Promise<voi
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
-  connection: 'keep-alive',
+  // No `connection: keep-alive`: HTTP/1.1 keeps connections by default, and a fixed header here
+  // would override the `Connection: close` a draining server sets.
   // Tells nginx-style proxies not to buffer the stream.
   'x-accel-buffering': 'no',
 } as const;

@@ -151,7 +151,7 @@ routes:
 
   const flakyView = (): Promise<TargetView> => admin.target(FLAKY.provider, FLAKY.model);
   const flakyPath = `/targets/${FLAKY.provider}/${FLAKY.model}`;
-  const metrics = async (): Promise<string> => (await fetch(`${h.url}/metrics`)).text();
+  const metrics = async (): Promise<string> => (await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
   const rand = () => Math.random().toString(36).slice(2, 8);
   /** Each answer is the echo of its own marker, whole. */
   const expectOwnAnswer = (a: Answer) => {

@@ -2,9 +2,13 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeProvider } from '../fixtures/fake-provider.js';
 import { startRouter, type RouterHarness } from '../fixtures/router-harness.js';
+import { pino } from 'pino';
+import { presentedKey } from '../../src/edge/auth.js';
 
+const ADMIN = 'admin-key-edge';
 const YAML = `
 server: { bodyLimit: 2kb }
+auth: { adminKeys: [${ADMIN}] }
 providers:
   a: { kind: openai, apiKeys: [k] }
   b: { kind: openai, apiKeys: [k] }
@@ -165,12 +169,23 @@ describe('HTTP edge', () => {
     expect((await request(h.app).get('/v1/models/nope')).status).toBe(404);
   });
 
-  it('reports liveness, readiness and metrics', async () => {
+  it('reports liveness, readiness and metrics; details only with the admin key', async () => {
     expect((await request(h.app).get('/healthz')).body).toEqual({ status: 'ok' });
-    const ready = await request(h.app).get('/readyz');
+    // Without the admin key: ready or not, nothing about providers, variables or routes.
+    const short = await request(h.app).get('/readyz');
+    expect(short.status).toBe(200);
+    expect(short.body).toEqual({ status: 'ready' });
+    expect((await request(h.app).get('/readyz').set('authorization', 'Bearer not-the-key')).body).toEqual({ status: 'ready' });
+    const ready = await request(h.app).get('/readyz').set('authorization', `Bearer ${ADMIN}`);
     expect(ready.status).toBe(200);
     expect(ready.body.disabled).toEqual({ gone: 'environment variable UNSET_KEY is not set' });
-    const metrics = (await request(h.app).get('/metrics')).text;
+    expect(ready.body.providers).toEqual(['a', 'b']);
+    // Metrics need the admin key on the main listener.
+    const refused = await request(h.app).get('/metrics');
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('invalid_api_key');
+    expect(refused.text).not.toContain('llm_router');
+    const metrics = (await request(h.app).get('/metrics').set('authorization', `Bearer ${ADMIN}`)).text;
     expect(metrics).toMatch(/llm_router_requests_total\{route="chat",provider="a",outcome="ok",stream="false"\} \d+/);
     expect(metrics).toContain('llm_router_overhead_seconds_bucket');
     expect(metrics).toContain('llm_router_fallbacks_total{route="chat",from="a/m-a",to="b/m-b",kind="server"} 1');
@@ -198,5 +213,114 @@ routes: { chat: { targets: [{ provider: a, model: m }] } }
     const ok = await request(h.app).get('/v1/models').set('authorization', 'Bearer secret-app-key');
     expect(ok.status).toBe(200);
     expect((await request(h.app).get('/healthz')).status).toBe(200);
+  });
+
+  it('never takes an empty or blank header for a key', async () => {
+    for (const [name, value] of [['api-key', ''], ['api-key', '   '], ['authorization', 'Bearer '], ['authorization', 'Bearer'], ['authorization', 'Bearer    ']] as const) {
+      const res = await request(h.app).get('/v1/models').set(name, value);
+      expect(res.status, `${name}: "${value}"`).toBe(401);
+      expect(res.body.error.message).toContain('did not provide');
+    }
+    // An empty Authorization does not hide a good api-key.
+    expect((await request(h.app).get('/v1/models').set('authorization', 'Bearer ').set('api-key', 'secret-app-key')).status).toBe(200);
+    expect(presentedKey({ authorization: 'Bearer  k1 ' })).toBe('k1');
+    expect(presentedKey({ 'api-key': '' })).toBeUndefined();
+    expect(presentedKey({ authorization: 'Bearer \t' })).toBeUndefined();
+  });
+
+  it('closes the connection of a refused (401) request', async () => {
+    const res = await request(h.app).get('/v1/models');
+    expect(res.status).toBe(401);
+    expect(res.headers.connection).toBe('close');
+  });
+});
+
+describe('client auth across reloads', () => {
+  const KEYS = { APP_KEY: 'reload-app-key', APP_KEY_2: 'reload-app-key-2' };
+  const yaml = (keys: string) => `
+auth: { keys: ${keys}, adminKeys: [adm] }
+providers: { a: { kind: openai, apiKeys: [k] } }
+routes: { chat: { targets: [{ provider: a, model: m }] } }
+`;
+  const lines: string[] = [];
+  let h: RouterHarness;
+  beforeAll(async () => {
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    // Beyond loopback: client auth must never switch off here.
+    h = await startRouter(yaml('["${APP_KEY}"]'), { providers: { a: new FakeProvider('a') }, env: KEYS, host: '0.0.0.0', logger });
+  });
+  afterAll(() => h.close());
+  const reloads = async (result: string) => (await h.metrics.registry.getSingleMetric('llm_router_config_reloads_total')!.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+
+  it.each([['a typo in the variable name', '["${TYPO}"]'], ['an empty list', '[]'], ['a blank key', '[""]']])('refuses a reload that would leave /v1 open: %s', async (_name, keys) => {
+    const before = await reloads('rejected');
+    expect(h.reload(yaml(keys))).toBe(false);
+    expect(await reloads('rejected')).toBe(before + 1);
+    expect((await request(h.app).get('/v1/models')).status).toBe(401);
+    expect((await request(h.app).get('/v1/models').set('authorization', 'Bearer reload-app-key')).status).toBe(200);
+    expect(lines.some((l) => l.includes('would switch client auth off') && l.includes('"level":50'))).toBe(true);
+  });
+
+  it('logs a change of keys at warn, as counts, never the keys', async () => {
+    lines.length = 0;
+    expect(h.reload(yaml('["${APP_KEY}", "${APP_KEY_2}"]'))).toBe(true);
+    expect(await reloads('ok')).toBeGreaterThanOrEqual(1);
+    const warn = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'auth keys changed by a config reload');
+    expect(warn).toMatchObject({ level: 40, clientKeys: { added: 1, removed: 0, total: 2 }, adminKeys: { added: 0, removed: 0, total: 1 } });
+    expect(lines.join('\n')).not.toContain('reload-app-key');
+    expect((await request(h.app).get('/v1/models').set('authorization', 'Bearer reload-app-key-2')).status).toBe(200);
+  });
+});
+
+describe('the operator listener (server.adminListen)', () => {
+  const yaml = (host: string) => `
+server: { adminListen: { host: ${host}, port: 0 } }
+auth: { keys: [app], adminKeys: [adm] }
+providers: { a: { kind: openai, apiKeys: [k] }, off: { kind: openai, apiKeys: ["\${NOPE_KEY}"] } }
+routes: { chat: { targets: [{ provider: a, model: m }] } }
+`;
+  let h: RouterHarness;
+  let remote: RouterHarness;
+  beforeAll(async () => {
+    h = await startRouter(yaml('127.0.0.1'), { providers: { a: new FakeProvider('a') } });
+    remote = await startRouter(yaml('0.0.0.0'), { providers: { a: new FakeProvider('a') } });
+  });
+  afterAll(async () => {
+    await h.close();
+    await remote.close();
+  });
+
+  it('serves /metrics, the detailed /readyz, /healthz and /admin; nothing of /v1', async () => {
+    const admin = h.adminUrl!;
+    const metrics = await fetch(`${admin}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('llm_router_');
+    const ready = await (await fetch(`${admin}/readyz`)).json();
+    expect(ready).toMatchObject({ status: 'ready', providers: ['a'], disabled: { off: expect.stringContaining('NOPE_KEY') } });
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    // On loopback, /admin needs no key.
+    expect((await fetch(`${admin}/admin/targets`)).status).toBe(200);
+    const v1 = await fetch(`${admin}/v1/models`, { headers: { authorization: 'Bearer app' } });
+    expect(v1.status).toBe(404);
+    expect((await v1.json()).error.code).toBe('unknown_url');
+  });
+
+  it('leaves the main listener only /healthz and the short /readyz', async () => {
+    const adminKey = { authorization: 'Bearer adm' };
+    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${h.url}/readyz`, { headers: adminKey })).json()).toEqual({ status: 'ready' });
+    for (const p of ['/metrics', '/admin/targets']) {
+      const res = await fetch(`${h.url}${p}`, { headers: adminKey });
+      expect(res.status, p).toBe(404);
+      expect((await res.json()).error.code).toBe('unknown_url');
+    }
+    expect((await fetch(`${h.url}/v1/models`, { headers: { authorization: 'Bearer app' } })).status).toBe(200);
+  });
+
+  it('still requires the admin key for /admin when it listens beyond loopback', async () => {
+    const admin = remote.adminUrl!;
+    expect((await fetch(`${admin}/admin/targets`)).status).toBe(401);
+    expect((await fetch(`${admin}/admin/targets`, { headers: { authorization: 'Bearer adm' } })).status).toBe(200);
+    expect((await fetch(`${admin}/metrics`)).status).toBe(200);
   });
 });
