@@ -1,7 +1,8 @@
 /**
  * Generates the built-in tiny GGUF model (a word-bigram model in llama weights).
  *
- *   tsx scripts/make-tiny-model.ts [--out models/tiny.gguf] [--force] [--seed 42] [--corpus models/corpus.txt]
+ *   npm run model:tiny -- [--out models/tiny.gguf] [--force] [--seed 42] [--corpus models/corpus.txt]
+ *   (= tsx models/make-tiny-model.ts …; compiled: node dist/models/make-tiny-model.js …)
  *
  * Without --force an existing file is kept. Prints the path, size and sha256.
  */
@@ -14,7 +15,7 @@ import {
   makeTinyModelFile,
 } from './gguf/ensure-tiny-model.js';
 
-const USAGE = 'usage: tsx scripts/make-tiny-model.ts [--out models/tiny.gguf] [--force] [--seed N] [--corpus FILE]';
+const USAGE = 'usage: npm run model:tiny -- [--out models/tiny.gguf] [--force] [--seed N] [--corpus FILE]';
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   let values;

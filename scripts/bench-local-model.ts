@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LlamaChat, getLlama, type Token } from 'node-llama-cpp';
-import { ensureTinyModel } from './gguf/ensure-tiny-model.js';
+import { ensureTinyModel } from '../models/gguf/ensure-tiny-model.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, 'max-tokens': { type: 'string', default: '1024' }, mode: { type: 'string', default: 'text' } } });
 /** text: plain answers (the common path); json: a long grammar-constrained JSON answer. */

@@ -1,6 +1,4 @@
 /** Starts the router: load config, build providers, listen, reload config on edits. */
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { parseStartOptions } from './cli-args.js';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
 import { watchConfig } from './config/watch-config.js';
@@ -10,7 +8,6 @@ import { TlsFileError } from './edge/tls.js';
 import { authProblem, createServer } from './server.js';
 import { createProvider } from '../providers/registry.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 async function main(): Promise<void> {
   const opts = parseStartOptions(process.argv.slice(2), process.env);

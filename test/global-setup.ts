@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureTinyModel } from '../scripts/gguf/ensure-tiny-model.js';
+import { ensureTinyModel } from '../models/gguf/ensure-tiny-model.js';
 
 /** The built-in model is generated, never committed: make it once before any suite runs. */
 export default async function setup(): Promise<void> {

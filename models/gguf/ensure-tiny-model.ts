@@ -1,17 +1,17 @@
 /**
- * Generates the built-in tiny GGUF model on demand (used by `npm start`, test setup and
- * scripts/make-tiny-model.ts). Writes go to a unique temp file that is renamed into place,
- * so concurrent processes never observe a partial file; the output is deterministic, so
- * whichever rename lands last leaves identical bytes.
+ * Generates the built-in tiny GGUF model on demand (used by the llama-cpp provider when a
+ * `builtin` registry entry's file is missing, the test setup and models/make-tiny-model.ts).
+ * Writes go to a unique temp file that is renamed into place, so concurrent processes never
+ * observe a partial file; the output is deterministic, so whichever rename lands last leaves
+ * identical bytes. Concurrent callers in one process share one generation.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_CORPUS_PATH, DEFAULT_TINY_MODEL_PATH } from '../paths.js';
 import { buildTinyModel } from './tiny-llama.js';
 
-export const DEFAULT_TINY_MODEL_PATH = 'models/tiny.gguf';
-export const DEFAULT_CORPUS_PATH = fileURLToPath(new URL('../../models/corpus.txt', import.meta.url));
+export { DEFAULT_CORPUS_PATH, DEFAULT_TINY_MODEL_PATH };
 export const DEFAULT_TINY_MODEL_SEED = 42;
 
 export interface TinyModelFileOptions {
@@ -77,13 +77,33 @@ export async function makeTinyModelFile(
   };
 }
 
+/** Generations in flight in this process, by absolute path: concurrent callers share one. */
+const inFlight = new Map<string, Promise<boolean>>();
+
+/**
+ * Generates the tiny model (default corpus and seed) at `path` when no file is there. Resolves
+ * true when this call, or the one it joined, wrote the file; false when it already existed.
+ */
+export function generateTinyModelIfMissing(path: string = DEFAULT_TINY_MODEL_PATH): Promise<boolean> {
+  const target = resolve(path);
+  let pending = inFlight.get(target);
+  if (!pending) {
+    pending = (async () => {
+      if (await exists(target)) return false;
+      await writeFileAtomic(target, await buildTinyModelFromCorpus());
+      return true;
+    })().finally(() => inFlight.delete(target));
+    inFlight.set(target, pending);
+  }
+  return pending;
+}
+
 /**
  * Ensures the tiny model exists at `path` (relative paths resolve against the current working
- * directory) and returns its absolute path. Generates it only when missing.
+ * directory; default models/tiny.gguf in the router's folder) and returns its absolute path.
+ * Generates it only when missing.
  */
 export async function ensureTinyModel(path: string = DEFAULT_TINY_MODEL_PATH): Promise<string> {
-  const target = resolve(path);
-  if (await exists(target)) return target;
-  await writeFileAtomic(target, await buildTinyModelFromCorpus());
-  return target;
+  await generateTinyModelIfMissing(path);
+  return resolve(path);
 }

@@ -2,7 +2,7 @@
  * llama-cpp provider: local GGUF models run by node-llama-cpp in worker processes.
  * See provider.ts for the Provider mapping and model-host.ts for supervision.
  */
-import type { LlamaProviderConfig } from '../../src/config/schema.js';
+import type { LlamaProviderConfig } from './options.js';
 import { LlamaCppProvider, type LlamaProviderContext } from './provider.js';
 
 export { LlamaCppProvider, COMPACTED_HEADER, type LlamaProviderContext } from './provider.js';

@@ -163,7 +163,7 @@ export class ModelHost {
     );
     this.worker = worker;
     const { startTimeoutMs } = this.o.tuning;
-    // Booting (tsx, bindings) is covered by the start timeout; the health watchdog starts at ready.
+    // Booting (tsx when run from the sources, bindings) is covered by the start timeout; the health watchdog starts at ready.
     this.startTimer = setTimeout(() => worker.kill(`did not start within ${startTimeoutMs} ms`), startTimeoutMs);
     this.startTimer.unref();
     this.o.logger.debug({ pid: worker.pid, model: this.o.spec.id }, 'llama-cpp worker started');

@@ -5,7 +5,7 @@
  * tool results) as plain text.
  */
 import { contentText, type ChatMessage, type ChatRequest } from '../../src/core/chat-request.js';
-import type { LlamaProviderConfig } from '../../src/config/schema.js';
+import type { LlamaProviderConfig } from './options.js';
 import { ProviderError } from '../../src/core/provider-error.js';
 import type { GenerateParams, WorkerTurn } from './protocol.js';
 import type { RegistryEntry } from './registry.js';

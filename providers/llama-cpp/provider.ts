@@ -3,23 +3,21 @@
  * worker process (see model-host.ts). This file maps between the router's Provider contract and
  * the hosts: model lookup and file checks, deadlines, chunk shapes, notes.
  */
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { LlamaProviderConfig } from '../../src/config/schema.js';
+import type { LlamaProviderConfig } from './options.js';
 import type { ChatRequest } from '../../src/core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream, FinishReason, Usage } from '../../src/core/chat-response.js';
 import type { CallNotes, CallOptions, Capabilities, HealthReport, Provider, Target } from '../../src/core/provider.js';
 import { ProviderError } from '../../src/core/provider-error.js';
+import { generateTinyModelIfMissing } from '../../models/gguf/ensure-tiny-model.js';
+import { DEFAULT_REGISTRY_PATH } from '../../models/paths.js';
 import { ModelHost, type HostCall } from './model-host.js';
 import { checkModelFile } from './model-file.js';
 import { buildGenerateRequest } from './prompt.js';
 import { loadRegistry, RegistryError, type RegistryEntry } from './registry.js';
 import { DEFAULT_TUNING, type LlamaTuning } from './tuning.js';
-
-/** The registry shipped with the router (models/registry.yaml), wherever the config lives. */
-const DEFAULT_REGISTRY = fileURLToPath(new URL('../../models/registry.yaml', import.meta.url));
 
 export interface LlamaProviderContext {
   logger: Logger;
@@ -65,7 +63,7 @@ export class LlamaCppProvider implements Provider {
     private readonly config: LlamaProviderConfig,
     private readonly ctx: LlamaProviderContext,
   ) {
-    this.registryPath = config.registry ? resolve(ctx.baseDir, config.registry) : DEFAULT_REGISTRY;
+    this.registryPath = config.registry ? resolve(ctx.baseDir, config.registry) : DEFAULT_REGISTRY_PATH; // the router's models/registry.yaml, wherever the config lives
     this.tuning = { ...DEFAULT_TUNING, ...ctx.tuning };
     if (config.loadAtStart && config.model) {
       const model = config.model;
@@ -88,10 +86,26 @@ export class LlamaCppProvider implements Provider {
     return entry;
   }
 
+  /**
+   * A `builtin` entry's file is the generated tiny model (never committed): make it when it is
+   * missing, once however many calls wait for it (models/gguf/ensure-tiny-model.ts).
+   */
+  private async ensureBuiltin(entry: RegistryEntry): Promise<void> {
+    if (!entry.builtin) return;
+    let generated: boolean;
+    try {
+      generated = await generateTinyModelIfMissing(entry.path);
+    } catch (err) {
+      throw new ProviderError({ kind: 'server', provider: this.id, message: `could not generate the built-in model ${entry.path}: ${(err as Error).message}`, cause: err });
+    }
+    if (generated) this.ctx.logger.info({ model: entry.id, path: entry.path }, 'generated the built-in model');
+  }
+
   /** The host of a model, after checking its file (cheap when unchanged: cached by mtime and size). */
   private async hostFor(model: string): Promise<ModelHost> {
     if (this.closed) throw new ProviderError({ kind: 'server', provider: this.id, message: 'provider is closed' });
     const entry = this.entry(model);
+    await this.ensureBuiltin(entry);
     const check = await checkModelFile(entry.path, entry.sha256);
     // A broken file is the provider's fault, and another target may well serve the request.
     if (!check.ok) throw new ProviderError({ kind: 'server', provider: this.id, message: check.message, code: 'model_file_invalid' });

@@ -31,13 +31,17 @@ export const registryEntrySchema = z.strictObject({
   description: orNone(z.string()),
   /** Advertise tool calling; only for models that really do function calling. */
   tools: z.boolean().default(false),
+  /**
+   * The router's built-in tiny model (models/gguf/): when `file` is missing the provider
+   * generates it there on first use instead of reporting it missing. Absent: false.
+   */
+  builtin: z.boolean().optional(),
 });
 
 export const registrySchema = z.strictObject({
   models: z.record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, ".", "_", ":" or "-"'), registryEntrySchema),
 });
 
-export type RegistryEntryInput = z.input<typeof registryEntrySchema>;
 
 type ParsedEntry = z.infer<typeof registryEntrySchema>;
 

@@ -96,7 +96,9 @@ export class WorkerEngine {
   /** Loads the native bindings (CPU only: never build, never probe a GPU). */
   async init(): Promise<void> {
     this.llama = await getLlama({
-      gpu: false,
+      // CPU everywhere (gpuLayers: 0 below); on Apple silicon the only prebuilt binary is the Metal
+      // one, so it is loaded as such while compute stays on the CPU.
+      gpu: process.platform === 'darwin' && process.arch === 'arm64' ? 'metal' : false,
       build: 'never',
       logLevel: LlamaLogLevel.warn,
       logger: (level, message) => {

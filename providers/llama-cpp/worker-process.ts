@@ -38,7 +38,11 @@ export interface WorkerProcessOptions {
   workerPath?: string;
 }
 
-/** Runs a .ts worker through tsx's loader; a compiled .js worker runs as is. */
+/**
+ * The worker entry next to this file: worker.ts when running from the sources (tsx, vitest),
+ * worker.js when compiled (node dist/…). A .ts worker runs through tsx's loader (a dev
+ * dependency); a .js worker runs on plain node, so production needs no tsx.
+ */
 function workerCommand(override?: string): { path: string; execArgv: string[] } {
   const here = import.meta.url;
   const path = override ?? fileURLToPath(new URL(here.endsWith('.ts') ? './worker.ts' : './worker.js', here));

@@ -51,6 +51,11 @@ export const capsSchema = z.strictObject({
   onExceed: z.enum(['reject', 'clamp']).default('reject').describe('reject: 400 naming the field; clamp: lower the value to the cap and say so in x-router-clamped.'),
 });
 
+export const truncationSchema = z.strictObject({
+  /** `drop_oldest`: drop the oldest turns, keeping system/developer messages and the last user turn. */
+  mode: z.enum(['drop_oldest']).describe('drop_oldest: when the prompt fits no target\'s context, drop the oldest turns (never system/developer messages, the last user turn or what follows it; a tool call with its results) until it fits the largest; said in x-router-truncated.'),
+});
+
 export const routeSchema = z.strictObject({
   /** `ordered`: fallback chain; `weighted`: spread over healthy targets by weight. */
   strategy: z.enum(['ordered', 'weighted']).default('ordered').describe('ordered: fallback chain; weighted: spread over healthy targets by weight.'),
@@ -69,8 +74,15 @@ export const routeSchema = z.strictObject({
   maxStreamMs: z.number().int().positive().default(600_000).describe('Longest a stream may run once started; past it the app gets an error event (stream_too_long) and [DONE], and the upstream call is closed.'),
   /** Caps on what one request may ask of the operator's upstream accounts. */
   caps: capsSchema.prefault({}).describe('Per-request caps on n and max_tokens (cost amplification).'),
+  /** max_tokens for requests that set none (at most caps.maxTokens). */
+  defaultMaxTokens: z.number().int().min(1).max(10_000_000).optional().describe('max_tokens sent upstream (as max_tokens) when the app sets neither max_tokens nor max_completion_tokens; said in x-router-default-max-tokens. At most caps.maxTokens. Absent: the upstream\'s own default.'),
+  /** What to do with a prompt too long for every target; absent: refuse (context_length_exceeded). */
+  truncation: truncationSchema.optional().describe('Truncation of prompts too long for the route\'s targets; absent: such a request gets 400 context_length_exceeded.'),
   /** Shown in GET /v1/models. */
   description: z.string().optional().describe('Shown to operators; not sent to apps.'),
+}).refine((r) => r.defaultMaxTokens === undefined || r.defaultMaxTokens <= r.caps.maxTokens, {
+  path: ['defaultMaxTokens'],
+  message: 'defaultMaxTokens must not exceed caps.maxTokens (every request without max_tokens would exceed the cap)',
 });
 
 const listenSchema = z.strictObject({

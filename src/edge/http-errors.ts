@@ -56,6 +56,8 @@ export function toWireError(err: unknown): WireError {
         return wireError(400, err.message, 'invalid_request_error', err.param ?? null, 'invalid_value');
       case 'no_capable_target':
         return wireError(400, err.message, 'invalid_request_error', null, 'unsupported_by_route');
+      case 'context_length_exceeded':
+        return wireError(400, err.message, 'invalid_request_error', 'messages', 'context_length_exceeded');
       case 'no_available_target':
         return { ...wireError(503, err.message, 'service_unavailable', null, 'no_healthy_upstream'), headers: { 'retry-after': '5' } };
       case 'exhausted':

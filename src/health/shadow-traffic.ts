@@ -86,7 +86,7 @@ export function createShadowTraffic(deps: ShadowTrafficDeps) {
       for (const e of targets) {
         if (e.state !== 'probation' || (e.target.provider === servedBy.provider && e.target.model === servedBy.model)) continue;
         // A request the target cannot serve says nothing about its health.
-        if (unfitReasonSync(req, e.provider.capabilities(e.target.model))) continue;
+        if (unfitReasonSync(req, e.provider.capabilities(e.target.model), e.target.model)) continue;
         if (deps.random() >= e.settings.shadow.sampleRate) continue;
         start(e, route, req);
       }

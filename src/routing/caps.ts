@@ -34,3 +34,17 @@ export function applyCaps(req: ChatRequest, route: Pick<RouteConfig, 'caps'>, ro
   }
   return clamped;
 }
+
+/** Response header with the route's default max_tokens when it was applied, e.g. "1000". */
+export const DEFAULT_MAX_TOKENS_HEADER = 'x-router-default-max-tokens';
+
+/**
+ * Sets the route's `defaultMaxTokens` (never above its cap) on a request that asked for no
+ * max_tokens, in place. The upstream gets it as `max_tokens` (the field an app sends by
+ * default). Returns the value set, or undefined when nothing was.
+ */
+export function applyDefaultMaxTokens(req: ChatRequest, route: Pick<RouteConfig, 'caps' | 'defaultMaxTokens'>): number | undefined {
+  if (route.defaultMaxTokens === undefined || req.params.maxTokens !== undefined) return undefined;
+  req.params.maxTokens = Math.min(route.defaultMaxTokens, route.caps.maxTokens);
+  return req.params.maxTokens;
+}

@@ -2,14 +2,16 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream } from '../core/chat-response.js';
 import { ProviderError, isProviderError, isTransient } from '../core/provider-error.js';
 import { startDeadline } from '../core/deadline.js';
-import type { CallNotes, Provider, Target } from '../core/provider.js';
+import type { CallNotes, Capabilities, Provider, Target } from '../core/provider.js';
 import type { RouteConfig, TargetConfig } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Attempt } from './attempts.js';
 import { backoffDelay, sleep } from './backoff.js';
-import { countPromptTokens, loadTokenizer, needsTokenCount, unfitReason } from './fit.js';
-import { RouteError } from './route-error.js';
-import { applyCaps, CLAMPED_HEADER } from './caps.js';
+import { countRequestTokens } from '../accounting/token-accounting.js';
+import { promptCounter, unfitFor } from './fit.js';
+import { contextLengthExceeded, RouteError } from './route-error.js';
+import { applyCaps, applyDefaultMaxTokens, CLAMPED_HEADER, DEFAULT_MAX_TOKENS_HEADER } from './caps.js';
+import { dropOldest, TRUNCATED_HEADER } from './truncate.js';
 import { openGate, type TargetGate } from './target-gate.js';
 import { firstThenRest, STREAM_TOO_LONG, withIdleTimeout } from './stream-guards.js';
 import { orderTargets } from './strategy.js';
@@ -52,32 +54,60 @@ export function createDispatcher(deps: DispatcherDeps) {
   // A Map, never a property lookup: a route name comes from the app ("toString", "__proto__").
   const routes = new Map(Object.entries(deps.routes));
 
-  async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[]; clamped: string[] }> {
+  async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[]; headers: Record<string, string> }> {
     const route = routes.get(req.model);
     if (!route) {
       throw new RouteError('unknown_route', `The model '${req.model}' does not exist or you do not have access to it.`, [], undefined, 'model');
     }
+    // What the router changed in the request, for the app to see in response headers.
+    const headers: Record<string, string> = {};
     const clamped = applyCaps(req, route, req.model);
+    if (clamped.length) headers[CLAMPED_HEADER] = clamped.join(', ');
+    // After the caps: from here on the request has a definite max_tokens when the route sets one.
+    const defaulted = applyDefaultMaxTokens(req, route);
+    if (defaulted !== undefined) headers[DEFAULT_MAX_TOKENS_HEADER] = String(defaulted);
     // Capabilities once per target: a provider may consult files (the local model registry) for them.
     const enabled = route.targets.flatMap((t) => {
       const provider = deps.providers.get(t.provider);
       return provider ? [{ target: t, caps: provider.capabilities(t.model) }] : [];
     });
-    // Only a prompt longer (in characters) than some target's context needs the tokenizer.
-    const enc = enabled.some((e) => needsTokenCount(req, e.caps)) ? await loadTokenizer() : undefined;
-    let tokens: Promise<number> | undefined;
-    const promptTokens = () => (tokens ??= countPromptTokens(req, enc!));
-    const capable: TargetConfig[] = [];
-    const unfit: string[] = [];
-    for (const { target: t, caps } of enabled) {
-      const why = await unfitReason(req, caps, promptTokens);
-      if (why) unfit.push(`${t.provider}/${t.model}: ${why}`);
-      else capable.push(t);
+    // Prompt tokens are counted only for a target whose context the characters alone cannot
+    // prove big enough, in that target's encoding, once per encoding.
+    let count = promptCounter(req);
+    let fit = await judgeFit(req, enabled, count);
+    let truncatedTokens: number | undefined;
+    const longest = largestContext(fit.tooLong);
+    if (!fit.capable.length && longest && route.truncation?.mode === 'drop_oldest') {
+      const { target, caps } = longest;
+      const full = req.messages;
+      const cut = await dropOldest(full, caps.contextLength! - (req.params.maxTokens ?? 0), (messages) =>
+        messages === full ? count(target.model) : countRequestTokens({ ...req, messages }, target.model),
+      );
+      if (cut.fits) {
+        req.messages = cut.messages;
+        headers[TRUNCATED_HEADER] = `${cut.dropped} messages`;
+        count = promptCounter(req, { known: { model: target.model, tokens: cut.tokens } });
+        fit = await judgeFit(req, enabled, count);
+      } else truncatedTokens = cut.tokens;
     }
+    const { capable, unfit } = fit;
     if (!capable.length) {
       if (!enabled.length) {
         const why = route.targets.map((t) => `${t.provider}: ${deps.disabled.get(t.provider) ?? 'not configured'}`).join('; ');
         throw new RouteError('no_available_target', `No provider of route '${req.model}' is enabled (${why}).`);
+      }
+      // Some target could serve it but for its length: the app can shorten it.
+      if (longest) {
+        throw contextLengthExceeded({
+          route: req.model,
+          promptTokens: truncatedTokens ?? (await count(longest.target.model)),
+          maxTokens: req.params.maxTokens,
+          maxTokensField: req.params.maxTokensField,
+          defaulted: defaulted !== undefined,
+          largestContext: longest.caps.contextLength!,
+          truncated: truncatedTokens !== undefined,
+          detail: unfit.join('; '),
+        });
       }
       throw new RouteError('no_capable_target', `No target of route '${req.model}' can serve this request (${unfit.join('; ')}).`);
     }
@@ -88,7 +118,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       throw new RouteError('no_available_target', `Every provider of route '${req.model}' is unavailable (circuit open); try again shortly.`);
     }
     const ordered = orderTargets(route.strategy, admitted, (t) => t.weight, random);
-    return { route, targets: ordered.map((t) => ({ provider: t.provider, model: t.model })), clamped };
+    return { route, targets: ordered.map((t) => ({ provider: t.provider, model: t.model })), headers };
   }
 
   /**
@@ -96,8 +126,8 @@ export function createDispatcher(deps: DispatcherDeps) {
    * caller records it then (recording at the first chunk and again on a mid-stream failure
    * would count one call twice and hide a target whose every stream breaks).
    */
-  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; clamped: string[] }> {
-    const { route, targets, clamped } = await candidates(req);
+  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; headers: Record<string, string> }> {
+    const { route, targets, headers } = await candidates(req);
     // The route's deadline covers everything: queueing for a socket, retries, backoff, fallbacks.
     const routeDeadline = startDeadline({ parents: [signal], ms: route.timeoutMs, timeoutReason: () => new DOMException('route deadline', 'TimeoutError') });
     const deadline = routeDeadline.signal;
@@ -116,7 +146,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
             if (!deferSuccess) gate.record(req.model, target, { ok: true, ms });
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
-            return { value, target, attempts, upstreamMs, clamped };
+            return { value, target, attempts, upstreamMs, headers };
           } catch (raw) {
             const ms = now() - started;
             upstreamMs += ms;
@@ -162,7 +192,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     async chat(req: ChatRequest, signal: AbortSignal): Promise<RoutedResponse> {
       const r = await run(req, signal, (p, t, s) => p.chat(req, t, { signal: s }));
       gate.served?.(req.model, req, r.target);
-      return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withClamped(r.value.notes, r.clamped) };
+      return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(r.value.notes, r.headers) };
     },
 
     /**
@@ -196,17 +226,42 @@ export function createDispatcher(deps: DispatcherDeps) {
         failed: (error) => gate.record(req.model, r.target, { ok: false, ms: now() - started, error }),
         abortUpstream,
       });
-      return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withClamped(r.value.notes, r.clamped) };
+      return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(r.value.notes, r.headers) };
     },
   };
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
 
-/** The provider's notes plus the caps applied to the request, for the app to see. */
-function withClamped(notes: CallNotes | undefined, clamped: string[]): CallNotes | undefined {
-  if (!clamped.length) return notes;
-  return { ...notes, headers: { ...notes?.headers, [CLAMPED_HEADER]: clamped.join(', ') } };
+/** The provider's notes plus what the route changed in the request (caps, defaults, truncation), for the app to see. */
+function withRouteHeaders(notes: CallNotes | undefined, headers: Record<string, string>): CallNotes | undefined {
+  if (!Object.keys(headers).length) return notes;
+  return { ...notes, headers: { ...notes?.headers, ...headers } };
+}
+
+type Enabled = { target: TargetConfig; caps: Capabilities };
+
+/** Targets that can serve `req`; why the others cannot; those unfit only for its length. */
+async function judgeFit(req: ChatRequest, enabled: readonly Enabled[], count: (model: string) => Promise<number>) {
+  const capable: TargetConfig[] = [];
+  const unfit: string[] = [];
+  const tooLong: Enabled[] = [];
+  for (const e of enabled) {
+    const why = await unfitFor(req, e.caps, e.target.model, count);
+    if (!why) capable.push(e.target);
+    else {
+      unfit.push(`${e.target.provider}/${e.target.model}: ${why.why}`);
+      if (why.kind === 'context') tooLong.push(e);
+    }
+  }
+  return { capable, unfit, tooLong };
+}
+
+/** The target with the largest context (the first of equals), if any. */
+function largestContext(targets: readonly Enabled[]): Enabled | undefined {
+  let best: Enabled | undefined;
+  for (const e of targets) if (!best || e.caps.contextLength! > best.caps.contextLength!) best = e;
+  return best;
 }
 
 /**

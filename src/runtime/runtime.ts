@@ -71,11 +71,9 @@ export function createRuntime(initial: LoadedConfig, deps: RuntimeDeps) {
 
   return {
     config: () => state.loaded.config,
-    loaded: () => state.loaded,
     dispatcher: () => state.dispatcher,
     providers: (): ReadonlyMap<string, Provider> => state.providers,
     disabled: (): ReadonlyMap<string, string> => state.disabled,
-    gate: () => state.gate,
 
     /** Swaps in a new validated config; providers whose config did not change are kept. */
     reload(next: LoadedConfig): void {

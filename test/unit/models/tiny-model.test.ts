@@ -13,16 +13,16 @@ import {
   type LlamaModel,
 } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyModel, makeTinyModelFile } from '../../../scripts/gguf/ensure-tiny-model.js';
-import { GgmlType, writeGguf } from '../../../scripts/gguf/gguf-writer.js';
+import { ensureTinyModel, makeTinyModelFile } from '../../../models/gguf/ensure-tiny-model.js';
+import { GgmlType, writeGguf } from '../../../models/gguf/gguf-writer.js';
 import {
   decodeQ8_0,
   encodeF32,
   encodeQ8_0,
   float16BitsToFloat32,
   float32ToFloat16Bits,
-} from '../../../scripts/gguf/quantize.js';
-import { buildTinyModel, CHATML_TEMPLATE } from '../../../scripts/gguf/tiny-llama.js';
+} from '../../../models/gguf/quantize.js';
+import { buildTinyModel, CHATML_TEMPLATE } from '../../../models/gguf/tiny-llama.js';
 
 type Nested = Record<string, unknown>;
 const get = (obj: unknown, path: string): unknown =>

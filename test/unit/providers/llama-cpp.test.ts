@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatChunk } from '../../../src/core/chat-response.js';
 import type { LlamaCppProvider } from '../../../providers/llama-cpp/index.js';
-import { CHATML_TEMPLATE } from '../../../scripts/gguf/tiny-llama.js';
+import { CHATML_TEMPLATE } from '../../../models/gguf/tiny-llama.js';
 import { collect, createLlamaEnv, failure, llamaRequest, longRequest, noSignal, textOf, tinyTarget, type LlamaEnv } from '../../fixtures/llama-env.js';
 
 let env: LlamaEnv;

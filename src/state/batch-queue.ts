@@ -1,0 +1,119 @@
+import { silentLogger, type StateLogger } from './state-logger.js';
+
+/** Options of a batch queue. */
+export interface BatchQueueOptions<T> {
+  /** Writes one batch; a rejection loses that batch (counted as failed, logged). */
+  write: (batch: T[]) => Promise<void>;
+  /** A batch is written this long after its first item at the latest. */
+  intervalMs?: number;
+  /** ...or as soon as this many items wait. */
+  maxBatch?: number;
+  /**
+   * Most items waiting. Past it new items are dropped and counted: the request path must
+   * never wait on the disk or the network, and memory must stay bounded when they stall.
+   */
+  maxQueued?: number;
+  /** Drops are logged at most once per this period (with the count since the last line). */
+  dropLogEveryMs?: number;
+  logger?: StateLogger;
+  /** Names the queue in log lines. */
+  name: string;
+}
+
+/** Counters of a batch queue, for metrics. */
+export interface BatchQueueStats {
+  queued: number;
+  written: number;
+  dropped: number;
+  failed: number;
+}
+
+/**
+ * A bounded, batching, never-blocking queue in front of a slow writer: `push` is sync and
+ * O(1); batches are written one at a time, in order; `flush` resolves once everything pushed
+ * before it is written (or has failed).
+ */
+export class BatchQueue<T> {
+  private queue: T[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  private readonly counters = { written: 0, dropped: 0, failed: 0 };
+  private droppedSinceLog = 0;
+  private lastDropLogMs = -Infinity;
+  private readonly intervalMs: number;
+  private readonly maxBatch: number;
+  private readonly maxQueued: number;
+  private readonly dropLogEveryMs: number;
+  private readonly logger: StateLogger;
+
+  constructor(private readonly options: BatchQueueOptions<T>) {
+    this.intervalMs = options.intervalMs ?? 200;
+    this.maxBatch = options.maxBatch ?? 256;
+    this.maxQueued = options.maxQueued ?? 10_000;
+    this.dropLogEveryMs = options.dropLogEveryMs ?? 60_000;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Queues an item, or drops it (counted) when the queue is full. Never throws, never waits. */
+  push(item: T): void {
+    if (this.queue.length >= this.maxQueued) {
+      this.counters.dropped++;
+      this.droppedSinceLog++;
+      const now = Date.now();
+      if (now - this.lastDropLogMs >= this.dropLogEveryMs) {
+        this.logger.error({ queue: this.options.name, dropped: this.droppedSinceLog, maxQueued: this.maxQueued }, `${this.options.name} queue full: records dropped`);
+        this.lastDropLogMs = now;
+        this.droppedSinceLog = 0;
+      }
+      return;
+    }
+    this.queue.push(item);
+    if (this.queue.length >= this.maxBatch) this.kick(0);
+    else if (!this.timer) this.kick(this.intervalMs);
+  }
+
+  /** Writes everything queued so far; resolves when it is on its way out (written or failed). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.draining) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      await (this.draining ?? this.drain());
+    }
+  }
+
+  stats(): BatchQueueStats {
+    return { queued: this.queue.length, ...this.counters };
+  }
+
+  private kick(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    // Unref: a pending batch must not keep a finished process alive; close() flushes it.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void (this.draining ?? this.drain());
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private drain(): Promise<void> {
+    this.draining = (async () => {
+      try {
+        while (this.queue.length > 0) {
+          const batch = this.queue.splice(0, this.maxBatch);
+          try {
+            await this.options.write(batch);
+            this.counters.written += batch.length;
+          } catch (err) {
+            this.counters.failed += batch.length;
+            this.logger.error({ queue: this.options.name, lost: batch.length, err }, `${this.options.name}: batch write failed`);
+          }
+        }
+      } finally {
+        this.draining = undefined;
+      }
+    })();
+    return this.draining;
+  }
+}

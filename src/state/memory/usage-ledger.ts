@@ -1,0 +1,133 @@
+import { mkdir, open, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import { BatchQueue, type BatchQueueStats } from '../batch-queue.js';
+import { silentLogger, type StateLogger } from '../state-logger.js';
+import type { UsageQuery, UsageRecord, UsageSink } from '../types.js';
+import { DEFAULT_USAGE_QUERY_LIMIT, matchesUsage } from '../usage-match.js';
+import { syncDir } from './atomic-file.js';
+import { dayOf, ledgerFileName, listLedgerFiles, readLedgerFile } from './ledger-files.js';
+
+/** Options of the JSONL usage ledger. */
+export interface UsageLedgerOptions {
+  /** Folder of the ledger files (`<dataDir>/usage`). */
+  dir: string;
+  /** A day's file is continued in a new part once it reaches this size. Default 64 MiB. */
+  maxFileBytes?: number;
+  /** Batching of appends: at most this long (default 200 ms) or this many records (default 256). */
+  batchMs?: number;
+  batchRecords?: number;
+  /** Records waiting for the disk at most (default 10 000, ~a few MB); past it they are dropped and counted. */
+  maxQueued?: number;
+  logger?: StateLogger;
+}
+
+/**
+ * Usage records as JSON lines, one file per UTC day of the record's time
+ * (`usage-YYYY-MM-DD.jsonl`), continued in `.1`, `.2`… parts past the size cap. Appends are
+ * queued (never blocking a request), written in batches, and each batch is fsynced before the
+ * next. `flush()`/`close()` write everything queued.
+ */
+export class UsageLedger implements UsageSink {
+  private readonly queue: BatchQueue<UsageRecord>;
+  private readonly maxFileBytes: number;
+  /** The part being written per day and its size, found on disk on first use of the day. */
+  private readonly parts = new Map<string, { index: number; size: number }>();
+  private dirReady = false;
+
+  constructor(private readonly options: UsageLedgerOptions) {
+    this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
+    this.queue = new BatchQueue({
+      name: 'usage ledger',
+      write: (batch) => this.write(batch),
+      intervalMs: options.batchMs,
+      maxBatch: options.batchRecords,
+      maxQueued: options.maxQueued,
+      logger: options.logger ?? silentLogger,
+    });
+  }
+
+  append(record: UsageRecord): void {
+    this.queue.push(record);
+  }
+
+  /**
+   * Matching records from the files of the days in range, oldest day first and in append
+   * order within a day (≈ time order: a record is written when its request ends). What is
+   * queued is flushed first, so a caller reads its own appends.
+   */
+  async *query(q: UsageQuery, limit = DEFAULT_USAGE_QUERY_LIMIT): AsyncIterable<UsageRecord> {
+    await this.flush();
+    const fromDay = q.from ? dayOf(q.from.getTime()) : undefined;
+    const toDay = q.to ? dayOf(q.to.getTime()) : undefined;
+    let count = 0;
+    if (limit <= 0) return;
+    for (const file of await listLedgerFiles(this.options.dir)) {
+      if ((fromDay && file.day < fromDay) || (toDay && file.day > toDay)) continue;
+      for await (const record of readLedgerFile(file.path)) {
+        if (!matchesUsage(q, record)) continue;
+        yield record;
+        if (++count >= limit) return;
+      }
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.queue.flush();
+  }
+
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  stats(): BatchQueueStats {
+    return this.queue.stats();
+  }
+
+  private async write(batch: UsageRecord[]): Promise<void> {
+    if (!this.dirReady) {
+      await mkdir(this.options.dir, { recursive: true });
+      this.dirReady = true;
+    }
+    const byDay = new Map<string, string[]>();
+    for (const record of batch) {
+      const day = dayOf(Date.parse(record.time));
+      let lines = byDay.get(day);
+      if (!lines) byDay.set(day, (lines = []));
+      lines.push(`${JSON.stringify(record)}\n`);
+    }
+    for (const [day, lines] of byDay) await this.appendToDay(day, lines.join(''));
+  }
+
+  private async appendToDay(day: string, text: string): Promise<void> {
+    const bytes = Buffer.byteLength(text);
+    const part = this.parts.get(day) ?? (await this.findPart(day));
+    let created = false;
+    if (part.size > 0 && part.size + bytes > this.maxFileBytes) {
+      part.index++;
+      part.size = 0;
+    }
+    if (part.size === 0) created = true;
+    const file = path.join(this.options.dir, ledgerFileName(day, part.index));
+    const fh = await open(file, 'a', 0o600);
+    try {
+      await fh.write(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    part.size += bytes;
+    this.parts.set(day, part);
+    // A new file's directory entry must be durable too, or a crash could lose the whole file.
+    if (created) await syncDir(this.options.dir);
+    // Only the days still being written matter; keep the map from growing with history.
+    if (this.parts.size > 4) for (const d of this.parts.keys()) if (d !== day && this.parts.size > 4) this.parts.delete(d);
+  }
+
+  private async findPart(day: string): Promise<{ index: number; size: number }> {
+    const files = (await listLedgerFiles(this.options.dir)).filter((f) => f.day === day);
+    const last = files.at(-1);
+    if (!last) return { index: 0, size: 0 };
+    return { index: last.index, size: (await stat(last.path)).size };
+  }
+}
