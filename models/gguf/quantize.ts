@@ -63,14 +63,6 @@ export function encodeF32(values: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** Encodes values as little-endian float16. */
-export function encodeF16(values: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(values.length * 2);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) view.setUint16(i * 2, float32ToFloat16Bits(values[i] as number), true);
-  return out;
-}
-
 /** Encodes values as Q8_0 blocks (same rounding as ggml's quantize_row_q8_0_ref). */
 export function encodeQ8_0(values: ArrayLike<number>): Uint8Array {
   if (values.length % Q8_0_BLOCK_SIZE !== 0) {

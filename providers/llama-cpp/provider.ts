@@ -11,6 +11,7 @@ import type { ChatRequest } from '../../src/core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream, FinishReason, Usage } from '../../src/core/chat-response.js';
 import type { CallNotes, CallOptions, Capabilities, HealthReport, Provider, Target } from '../../src/core/provider.js';
 import { ProviderError } from '../../src/core/provider-error.js';
+import { startDeadline } from '../../src/core/deadline.js';
 import { generateTinyModelIfMissing } from '../../models/gguf/ensure-tiny-model.js';
 import { DEFAULT_REGISTRY_PATH } from '../../models/paths.js';
 import { ModelHost, type HostCall } from './model-host.js';
@@ -35,20 +36,13 @@ function toUsage(u: { promptTokens: number; completionTokens: number }): Usage {
 
 /** An abort signal for one call: the caller's, plus a deadline that aborts with kind `timeout`. */
 function callSignal(caller: AbortSignal, timeoutMs: number, provider: string): { signal: AbortSignal; stopDeadline(): void; dispose(): void } {
-  const controller = new AbortController();
-  const onCaller = (): void => controller.abort(new ProviderError({ kind: 'aborted', provider, message: 'request aborted by the caller', cause: caller.reason }));
-  if (caller.aborted) onCaller();
-  else caller.addEventListener('abort', onCaller, { once: true });
-  const timer = setTimeout(() => controller.abort(new ProviderError({ kind: 'timeout', provider, message: `local model did not answer within ${timeoutMs} ms` })), timeoutMs);
-  timer.unref();
-  return {
-    signal: controller.signal,
-    stopDeadline: () => clearTimeout(timer),
-    dispose: () => {
-      clearTimeout(timer);
-      caller.removeEventListener('abort', onCaller);
-    },
-  };
+  const d = startDeadline({
+    parents: [caller],
+    ms: timeoutMs,
+    parentReason: (reason) => new ProviderError({ kind: 'aborted', provider, message: 'request aborted by the caller', cause: reason }),
+    timeoutReason: () => new ProviderError({ kind: 'timeout', provider, message: `local model did not answer within ${timeoutMs} ms` }),
+  });
+  return { signal: d.signal, stopDeadline: d.clear, dispose: d.dispose };
 }
 
 export class LlamaCppProvider implements Provider {

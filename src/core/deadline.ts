@@ -34,6 +34,8 @@ export interface DeadlineOptions {
    * SDK rethrow custom reasons as they are, and a caller classifying errors needs one shape.
    */
   plain?: boolean;
+  /** Maps a parent's abort reason to this signal's (e.g. into a typed error). */
+  parentReason?: (reason: unknown) => unknown;
 }
 
 export function startDeadline(opts: DeadlineOptions = {}): Deadline {
@@ -48,8 +50,9 @@ export function startDeadline(opts: DeadlineOptions = {}): Deadline {
   };
   const aborted = new Promise<void>((resolve) => ctl.signal.addEventListener('abort', () => resolve(), { once: true }));
   const follow = (parent: AbortSignal) => {
-    if (parent.aborted) return abort(parent.reason);
-    const onAbort = () => abort(parent.reason);
+    const reasonOf = () => (opts.parentReason ? opts.parentReason(parent.reason) : parent.reason);
+    if (parent.aborted) return abort(reasonOf());
+    const onAbort = () => abort(reasonOf());
     parent.addEventListener('abort', onAbort, { once: true });
     links.push([parent, onAbort]);
   };
