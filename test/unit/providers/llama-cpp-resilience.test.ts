@@ -7,7 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Each test boots real worker processes; on 2 shared cores under a full suite that alone can
+// take many seconds, so these get more time than the suite's default.
+vi.setConfig({ testTimeout: 120_000 });
 import { collect, createLlamaEnv, failure, llamaRequest, longRequest, noSignal, tinyTarget, type LlamaEnv } from '../../fixtures/llama-env.js';
 
 let env: LlamaEnv;
@@ -144,7 +148,7 @@ describe('llama-cpp provider: worker failures', () => {
 
   it('the watchdog kills a hung worker without anyone asking', async () => {
     // Generous timeout: with other suites loading the 2 cores, a healthy worker may take a few hundred ms to answer.
-    const provider = env.provider({}, { healthIntervalMs: 100, healthTimeoutMs: 1_500 });
+    const provider = env.provider({}, { healthIntervalMs: 100, healthTimeoutMs: 5_000 });
     await provider.chat(llamaRequest({ max_tokens: 1 }), tinyTarget, { signal: noSignal() });
     const pid = provider.workerPid('tiny')!;
     const stream = await provider.stream(longRequest(8000), tinyTarget, { signal: noSignal() });
@@ -160,7 +164,8 @@ describe('llama-cpp provider: worker failures', () => {
     await waitFor(() => provider.workerPid('tiny') !== undefined);
     const pid = provider.workerPid('tiny')!;
     let health = await provider.health('tiny');
-    for (let i = 0; i < 100 && !health.loaded; i++) {
+    // Up to 30 s: under load, booting a worker (bindings, model) can take several seconds.
+    for (let i = 0; i < 600 && !health.loaded; i++) {
       await new Promise((r) => setTimeout(r, 50));
       health = await provider.health('tiny');
     }
