@@ -36,8 +36,11 @@ COPY --from=build /app/dist ./dist
 COPY config ./config
 # Data files are read from the package root, not from dist/ (models/paths.ts).
 COPY models/registry.yaml models/corpus.txt models/README.md ./models/
-# The router writes models/tiny.gguf at first use, as the unprivileged node user.
-RUN chown node:node /app/models
+# The router writes models/tiny.gguf at first use, and its state (keys made through
+# /admin/keys, the generated key secret, the usage ledger) to /app/data (config/router.yaml:
+# state.dataDir ../data; mount a volume there to keep it), as the unprivileged node user.
+RUN mkdir -p /app/data && chown node:node /app/models /app/data
+VOLUME /app/data
 
 USER node
 EXPOSE 8080

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const host = opts.host ?? loaded.config.server.host;
   const port = opts.port ?? loaded.config.server.port;
   if (authProblem(loaded.config, host)) {
-    logger.fatal({ host }, 'refusing to listen beyond loopback without auth.keys: set client keys in the config or bind to 127.0.0.1');
+    logger.fatal({ host }, 'refusing to listen beyond loopback without client auth: set auth.keys, auth.virtualKeys, auth.jwt or auth.requireKeys in the config, or bind to 127.0.0.1');
     process.exit(2);
   }
 
@@ -40,7 +40,11 @@ async function main(): Promise<void> {
       console.error(err.message);
       process.exit(2);
     }
-    throw err;
+    // A corrupt keys file, an unusable key secret, a bad jwksFile or price table: the operator's to fix.
+    logger.fatal({ err: (err as Error).message }, 'cannot start');
+    console.error((err as Error).message);
+    await server.close().catch(() => {});
+    process.exit(2);
   }
   const hostPart = (h: string) => (h.includes(':') ? `[${h}]` : h);
   const adminListen = loaded.config.server.adminListen;

@@ -1,5 +1,6 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { Logger } from 'pino';
 import { isLoopback } from './cli-args.js';
 import type { LoadedConfig } from './config/load-config.js';
@@ -11,7 +12,11 @@ import { applyLimits, createListener, type Listener } from './edge/listener.js';
 import { readTlsMaterial, secureOptions, watchTls, type TlsWatcher } from './edge/tls.js';
 import { createAdminRouter } from './health/admin-router.js';
 import { createHealthGate, type HealthGate } from './health/health-gate.js';
+import { createAdminKeysRouter } from './identity/admin-keys-router.js';
 import type { Metrics } from './observability/metrics.js';
+import { keyUsage } from './policies/key-usage.js';
+import { createAdminUsageRouter } from './usage/admin-usage-router.js';
+import { clientAuthConfigured, createPolicyRuntime } from './runtime/policy-runtime.js';
 import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 
 export interface ServerDeps {
@@ -19,16 +24,19 @@ export interface ServerDeps {
   metrics: Metrics;
   buildProvider: RuntimeDeps['buildProvider'];
   random?: () => number;
+  /** fetch for the budget webhook (tests). */
+  fetch?: typeof fetch;
 }
 
 /**
  * Why a config cannot serve on `host`: client auth must never be off on a listener reachable
  * beyond loopback (at start, and on every reload: a `${TYPO}` or an emptied list would
- * otherwise switch it off silently).
+ * otherwise switch it off silently). Legacy keys, virtual keys, JWT and `auth.requireKeys`
+ * all count as client auth.
  */
 export function authProblem(config: RouterConfig, host: string): string | undefined {
-  if (!config.auth.keys.length && !isLoopback(host)) {
-    return `no client keys (auth.keys is empty, or its variables are unset) while listening on ${host}, beyond loopback: set client keys or bind to 127.0.0.1`;
+  if (!clientAuthConfigured(config) && !isLoopback(host)) {
+    return `no client auth (auth.keys is empty or its variables are unset, and auth.virtualKeys, auth.jwt and auth.requireKeys are not set) while listening on ${host}, beyond loopback: set client keys or bind to 127.0.0.1`;
   }
   return undefined;
 }
@@ -72,12 +80,15 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       })),
   });
   const inflight = createInflightRegistry();
+  // State, identity, prices and limits: opened by listen() (async), kept across reloads.
+  const policies = createPolicyRuntime(loaded, { logger, metrics, config: () => runtime.config(), fetch: deps.fetch });
   let draining = false;
   const startCfg = loaded.config.server;
   // The operator listener is set up at start; changing server.adminListen needs a restart.
   const adminListen = startCfg.adminListen;
-  const adminRouter = createAdminRouter(() => gate);
-  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight });
+  const adminRouter = createAdminRoutes(() => gate, policies, runtime, logger);
+  const clientAuth = { authenticator: policies.authenticator, open: policies.open };
+  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter });
   const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
   const adminApp = adminListen ? createApp({ runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 
@@ -105,12 +116,16 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     adminApp,
     runtime,
     inflight,
+    /** State backend, keys, prices, limits (open once listen() resolved). */
+    policies,
 
     /**
      * Listens on host:port (the main listener, HTTPS when server.tls is set) and on
      * server.adminListen when set. Throws (TlsFileError) when the TLS files are unusable.
      */
     async listen(port: number, host: string): Promise<void> {
+      // The state backend, the key secret and the config keys first: no request is taken before.
+      await policies.start();
       const cfg = runtime.config().server;
       const tls = cfg.tls ? readTlsMaterial(cfg.tls, loaded.baseDir) : undefined;
       if (tls?.info.expired) logger.warn({ cert: tls.certPath, validTo: tls.info.validTo }, 'TLS certificate has expired');
@@ -148,16 +163,29 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         logger.error({ problem }, 'config edit rejected: it would switch client auth off; the last good config stays in force');
         return false;
       }
+      // JWT keys and prices are built before anything is applied: a bad jwksFile or price table rejects the edit.
+      let prepared: ReturnType<typeof policies.prepare>;
+      try {
+        prepared = policies.prepare(next);
+      } catch (err) {
+        metrics.configReloads.inc({ result: 'rejected' });
+        logger.error({ problem: (err as Error).message }, 'config edit rejected; the last good config stays in force');
+        return false;
+      }
       const clientKeys = keyChanges(before.auth.keys, next.config.auth.keys);
       const adminKeys = keyChanges(before.auth.adminKeys, next.config.auth.adminKeys);
-      if (clientKeys.added || clientKeys.removed || adminKeys.added || adminKeys.removed) {
-        logger.warn({ clientKeys, adminKeys, ...(clientKeys.total ? {} : { note: `no client keys: /v1 needs no key on ${host}` }) }, 'auth keys changed by a config reload');
+      const virtualKeys = keyChanges(before.auth.virtualKeys.map((k) => k.id), next.config.auth.virtualKeys.map((k) => k.id));
+      const jwt = { before: before.auth.jwt !== undefined, after: next.config.auth.jwt !== undefined };
+      if (clientKeys.added || clientKeys.removed || adminKeys.added || adminKeys.removed || virtualKeys.added || virtualKeys.removed || jwt.before !== jwt.after) {
+        const open = !clientAuthConfigured(next.config);
+        logger.warn({ clientKeys, adminKeys, virtualKeys, jwt: jwt.after, ...(open ? { note: `no client auth: /v1 needs no key on ${host}` } : {}) }, 'auth keys changed by a config reload');
       }
       const s = next.config.server;
       const restart: string[] = (['host', 'port', 'adminListen', 'trustProxy'] as const).filter((k) => !same(before.server[k], s[k]));
       if (!before.server.tls !== !s.tls) restart.push('tls');
       if (restart.length) logger.warn({ fields: restart.map((k) => `server.${k}`) }, 'these server settings take effect at the next restart');
       runtime.reload(next);
+      policies.commit(prepared);
       for (const l of [main, admin]) if (l) applyLimits(l, s.limits);
       if (tlsWatcher && s.tls && !same([before.server.tls, loaded.baseDir], [s.tls, next.baseDir])) tlsWatcher.update(s.tls, next.baseDir);
       metrics.configReloads.inc({ result: 'ok' });
@@ -204,6 +232,11 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
           logger.warn({ ms: RUNTIME_CLOSE_MS }, 'providers did not close in time');
           clean = false;
         }
+        // Last: the usage records of everything that just finished are written before the state closes.
+        if (!(await within(policies.close(), RUNTIME_CLOSE_MS))) {
+          logger.warn({ ms: RUNTIME_CLOSE_MS }, 'the state backend did not close in time');
+          clean = false;
+        }
         return clean;
       })();
       return shutdown;
@@ -220,8 +253,45 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         }),
       );
       await runtime.close();
+      await policies.close();
     },
   };
+}
+
+/**
+ * Everything under /admin: failover controls (/targets), virtual keys (/keys) and usage
+ * reports (/usage); the last two once the state backend is open.
+ */
+function createAdminRoutes(gate: () => HealthGate | undefined, policies: ReturnType<typeof createPolicyRuntime>, runtime: ReturnType<typeof createRuntime>, logger: Logger): express.Router {
+  const router = express.Router();
+  router.use(createAdminRouter(gate));
+  let keys: express.Router | undefined;
+  const routeMap = () => new Map(Object.entries(runtime.config().routes));
+  router.use((req, res, next) => {
+    if (req.path !== '/keys' && !req.path.startsWith('/keys/')) return next();
+    const service = policies.keyService();
+    const state = policies.state();
+    if (!service || !state) {
+      res.status(503).json({ error: { message: 'The key store is not open yet; retry shortly.', type: 'service_unavailable', param: null, code: 'starting' } });
+      return;
+    }
+    keys ??= createAdminKeysRouter(service, {
+      routeNames: () => runtime.dispatcher().routeNames(),
+      // Where the key stands now against its limits and budgets (peeked: nothing is reserved).
+      usageOf: async (id) => {
+        const key = await service.get(id);
+        const s = policies.state();
+        if (!key || !s) return undefined;
+        const teams = runtime.config().budgets.teams;
+        const teamBudget = key.team !== undefined && Object.hasOwn(teams, key.team) ? teams[key.team] : undefined;
+        return keyUsage(s.limiter, key, { teamBudget, routes: routeMap() });
+      },
+    });
+    keys(req, res, next);
+  });
+  // GET /admin/usage: reports over the state's usage records.
+  router.use(createAdminUsageRouter({ usage: () => policies.state()?.usage, logger }));
+  return router;
 }
 
 export type RouterServer = ReturnType<typeof createServer>;

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
 import { providerOptionsSchema } from '../../providers/options.js';
+import { pricingConfigSchema } from '../accounting/prices.js';
+import { budgetSchema, jwtSchema, keySecretSchema, limitsSchema, virtualKeysSchema } from '../identity/identity-schema.js';
+import { stateSchema } from '../state/state-schema.js';
 
 export { byteSize, parseByteSize } from '../../providers/shared/options.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
@@ -56,6 +59,25 @@ export const truncationSchema = z.strictObject({
   mode: z.enum(['drop_oldest']).describe('drop_oldest: when the prompt fits no target\'s context, drop the oldest turns (never system/developer messages, the last user turn or what follows it; a tool call with its results) until it fits the largest; said in x-router-truncated.'),
 });
 
+/** Rate limits a route sets: per caller on this route, and a ceiling over every caller. */
+export const routeLimitsSchema = z.strictObject({
+  perKey: limitsSchema.optional().describe('Limits of each caller (virtual key, JWT subject, legacy key) on this route, on top of the caller\'s own limits.'),
+  global: limitsSchema.optional().describe('Limits of the route as a whole, over every caller (shared across instances with state.backend redis).'),
+});
+
+/** Spend budgets per team, and who to tell when one nears its end. */
+export const budgetsSchema = z.strictObject({
+  teams: z
+    .record(z.string().min(1).max(200), budgetSchema)
+    .default({})
+    .describe('Budgets by team name (the team of a virtual key, or of a JWT\'s team claim); on top of each key\'s own budget.'),
+  webhookUrl: z
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), 'http:// or https://')
+    .optional()
+    .describe('POSTed a JSON notice when a budget crosses its softRatio (once per owner and period; fire-and-forget, 5 s timeout, never delays a request).'),
+});
+
 export const routeSchema = z.strictObject({
   /** `ordered`: fallback chain; `weighted`: spread over healthy targets by weight. */
   strategy: z.enum(['ordered', 'weighted']).default('ordered').describe('ordered: fallback chain; weighted: spread over healthy targets by weight.'),
@@ -76,6 +98,8 @@ export const routeSchema = z.strictObject({
   caps: capsSchema.prefault({}).describe('Per-request caps on n and max_tokens (cost amplification).'),
   /** max_tokens for requests that set none (at most caps.maxTokens). */
   defaultMaxTokens: z.number().int().min(1).max(10_000_000).optional().describe('max_tokens sent upstream (as max_tokens) when the app sets neither max_tokens nor max_completion_tokens; said in x-router-default-max-tokens. At most caps.maxTokens. Absent: the upstream\'s own default.'),
+  /** Rate limits of this route. */
+  limits: routeLimitsSchema.optional().describe('Rate limits on this route: perKey (each caller) and global (all callers together).'),
   /** What to do with a prompt too long for every target; absent: refuse (context_length_exceeded). */
   truncation: truncationSchema.optional().describe('Truncation of prompts too long for the route\'s targets; absent: such a request gets 400 context_length_exceeded.'),
   /** Shown in GET /v1/models. */
@@ -106,7 +130,15 @@ export const corsSchema = z.strictObject({
   origins: z.array(z.string().regex(ORIGIN, 'an origin such as "https://app.example.com" (scheme://host[:port], no path or trailing slash), or "*"')).min(1).describe('Allowed origins (exact, e.g. https://app.example.com), or ["*"] for any origin (not with credentials).'),
   methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'POST', 'DELETE', 'OPTIONS']).describe('Allowed methods.'),
   headers: z.array(z.string().min(1)).default(['authorization', 'content-type', 'api-key', 'x-request-id', 'x-session-id', 'openai-organization', 'openai-project', 'x-stainless-*']).describe('Allowed request headers (a trailing * matches a prefix).'),
-  exposeHeaders: z.array(z.string().min(1)).default(['x-request-id', 'x-router-provider', 'x-router-model', 'x-router-attempts', 'x-router-fallback', 'x-router-overhead-ms', 'retry-after']).describe('Response headers scripts may read.'),
+  exposeHeaders: z
+    .array(z.string().min(1))
+    .default([
+      'x-request-id', 'x-router-provider', 'x-router-model', 'x-router-attempts', 'x-router-fallback', 'x-router-overhead-ms', 'x-router-cost-usd',
+      'retry-after', 'retry-after-ms',
+      'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests',
+      'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens',
+    ])
+    .describe('Response headers scripts may read.'),
   credentials: z.boolean().default(false).describe('Allow cookies/credentials (Access-Control-Allow-Credentials); not allowed with origin "*".'),
   maxAgeS: z.number().int().nonnegative().default(600).describe('How long browsers may cache a preflight answer.'),
 }).refine((c) => !(c.credentials && c.origins.includes('*')), {
@@ -154,6 +186,17 @@ export const configSchema = z
         keys: z.array(z.string()).default([]).describe('Client API keys (Bearer); none means loopback only.'),
         /** Keys for /admin endpoints. */
         adminKeys: z.array(z.string()).default([]).describe('Keys for the /admin endpoints.'),
+        /** HMAC key of stored virtual-key hashes. */
+        keySecret: keySecretSchema.optional(),
+        /** Virtual keys declared in the config (GitOps). */
+        virtualKeys: virtualKeysSchema.default([]),
+        /** JWT bearer tokens from an identity provider. */
+        jwt: jwtSchema.optional(),
+        /** Require a credential on /v1 even when the config declares none (keys only made through /admin/keys). */
+        requireKeys: z
+          .boolean()
+          .default(false)
+          .describe('Require a credential on /v1 even when auth.keys, auth.virtualKeys and auth.jwt are all empty (every key is created through /admin/keys). Counts as client auth for listening beyond loopback.'),
       })
       .prefault({}),
     logging: z
@@ -163,6 +206,9 @@ export const configSchema = z
         audit: z.boolean().default(false).describe('Log request and response text (off by default).'),
       })
       .prefault({}),
+    state: stateSchema.prefault({}).describe('Where shared state lives: keys, limits, budgets, the usage ledger (memory + files, or Redis). Changes need a restart.'),
+    pricing: pricingConfigSchema.prefault({}).describe('Model prices for cost and budgets: the built-in config/prices.yaml, another file, and per-provider overrides.'),
+    budgets: budgetsSchema.prefault({}).describe('Team budgets and the soft-threshold webhook.'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),
   });
@@ -171,6 +217,8 @@ export type RouterConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
+export type RouteLimitsConfig = z.infer<typeof routeLimitsSchema>;
+export type BudgetsConfig = z.infer<typeof budgetsSchema>;
 
 /**
  * Cross-field checks zod cannot express per field. Run on the raw tree so they are reported
@@ -179,8 +227,15 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 export function crossCheckConfig(raw: unknown): Array<{ path: Array<string | number>; message: string }> {
   const out: Array<{ path: Array<string | number>; message: string }> = [];
   if (!raw || typeof raw !== 'object') return out;
-  const { providers, routes } = raw as { providers?: unknown; routes?: unknown };
+  const { providers, routes, pricing } = raw as { providers?: unknown; routes?: unknown; pricing?: unknown };
   const known = providers && typeof providers === 'object' ? Object.keys(providers) : [];
+  // A price override for a provider that does not exist would silently price nothing.
+  const overrides = (pricing as { overrides?: unknown } | null | undefined)?.overrides;
+  if (overrides && typeof overrides === 'object') {
+    for (const id of Object.keys(overrides)) {
+      if (!known.includes(id)) out.push({ path: ['pricing', 'overrides', id], message: `unknown provider "${id}"; expected one of: ${known.join(', ') || '(none defined)'}` });
+    }
+  }
   if (!routes || typeof routes !== 'object') return out;
   for (const [name, route] of Object.entries(routes)) {
     const targets = (route as { targets?: unknown } | null)?.targets;

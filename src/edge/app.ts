@@ -2,10 +2,14 @@ import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { parseByteSize } from '../config/schema.js';
+import type { RouteConfig } from '../config/schema.js';
+import { mayUseRoute } from '../identity/authenticator.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { RequestMeter } from '../policies/request-meter.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
+import { clientAuth, identityOf, type ClientAuthDeps } from './client-auth.js';
 import { bodyPending, closeAfterAnswer } from './connection.js';
 import { wireError, type WireError } from './http-errors.js';
 import type { InflightRegistry } from './inflight.js';
@@ -29,6 +33,13 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Chat requests in flight, for the shutdown drain. */
   inflight?: InflightRegistry;
+  /**
+   * Client auth of /v1 (legacy keys, virtual keys, JWT; anonymous when none is configured).
+   * Absent: only the legacy `auth.keys` are checked.
+   */
+  clientAuth?: ClientAuthDeps;
+  /** Limits, cost and usage records of chat requests. */
+  meter?: RequestMeter;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -133,16 +144,22 @@ export function createApp(deps: AppDeps): express.Express {
     };
 
     const v1 = express.Router();
-    v1.use(requireKey(() => runtime.config().auth.keys, 'client'));
-    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight }));
+    v1.use(deps.clientAuth ? clientAuth(deps.clientAuth) : requireKey(() => runtime.config().auth.keys, 'client'));
+    const routeOf = (name: string): RouteConfig | undefined => {
+      const routes = runtime.config().routes;
+      return Object.hasOwn(routes, name) ? routes[name] : undefined;
+    };
+    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter }));
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
+    // Only the routes this caller may use: a key limited to some routes sees those.
     v1.get('/models', (_req, res) => {
-      res.json({ object: 'list', data: runtime.dispatcher().routeNames().map(modelObject) });
+      const identity = identityOf(res.locals);
+      res.json({ object: 'list', data: runtime.dispatcher().routeNames().filter((r) => mayUseRoute(identity, r)).map(modelObject) });
     });
     v1.get('/models/:model', (req, res) => {
       const id = req.params.model;
-      if (!runtime.dispatcher().hasRoute(id)) {
+      if (!runtime.dispatcher().hasRoute(id) || !mayUseRoute(identityOf(res.locals), id)) {
         const e = wireError(404, `The model '${id}' does not exist or you do not have access to it.`, 'invalid_request_error', 'model', 'model_not_found');
         res.status(e.status).json(e.body);
         return;

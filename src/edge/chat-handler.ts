@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
+import type { Usage } from '../core/chat-response.js';
 import { isProviderError } from '../core/provider-error.js';
+import type { RouteConfig } from '../config/schema.js';
+import { mayUseRoute } from '../identity/authenticator.js';
+import { routeNotAllowed } from '../identity/identity-errors.js';
+import { LimitRefusal } from '../policies/limits-policy.js';
+import { formatUsd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
 import type { Metrics } from '../observability/metrics.js';
 import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
 import type { Dispatcher, RoutedResponse, RoutedStream } from '../routing/dispatcher.js';
@@ -10,6 +16,7 @@ import { RouteError } from '../routing/route-error.js';
 import { STREAM_TOO_LONG } from '../routing/stream-guards.js';
 import { WireChunkEncoder, toWireResponse, type WireEnvelope } from '../wire/chunk-encoder.js';
 import { parseChatRequest } from '../wire/parse-chat-request.js';
+import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
 import { abortable, shuttingDownError, shuttingDownEvent, untilAborted, type InflightRegistry } from './inflight.js';
 import { SSE_HEADERS, writeEvent } from './sse.js';
@@ -24,7 +31,14 @@ export interface ChatHandlerDeps {
   maxDepth?: () => number;
   /** Requests in flight, for graceful shutdown (server.ts drains them). */
   inflight?: InflightRegistry;
+  /** The route config in force for a name the app sent (own names only); needed for limits. */
+  route?: (name: string) => RouteConfig | undefined;
+  /** Limits, cost and usage records; absent: none. */
+  meter?: RequestMeter;
 }
+
+/** Response header with the cost of a non-streamed answer in USD (absent when the price is unknown). */
+export const COST_HEADER = 'x-router-cost-usd';
 
 // A random prefix per process and a counter: unique, and no crypto call per request.
 const idPrefix = `chatcmpl-${randomBytes(6).toString('base64url')}`;
@@ -41,8 +55,13 @@ function routerHeaders(res: Response, served: RoutedResponse | RoutedStream, ove
   for (const [k, v] of Object.entries(served.notes?.headers ?? {})) res.setHeader(k, v);
 }
 
-function sendError(res: Response, e: WireError, attempts?: Attempt[]): void {
+function setHeaders(res: Response, headers: Record<string, string> | undefined): void {
+  for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
+}
+
+function sendError(res: Response, e: WireError, attempts?: Attempt[], usage?: RequestUsage): void {
   if (attempts?.length) res.setHeader('x-router-attempts', formatAttemptsHeader(attempts));
+  setHeaders(res, usage?.headers());
   for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
   res.status(e.status).json(e.body);
 }
@@ -65,30 +84,48 @@ export function createChatHandler(deps: ChatHandlerDeps) {
 
     let chat: ChatRequest | undefined;
     const log = deps.logger.child({ requestId });
+    const identity = identityOf(res.locals);
+    // Limits, cost and the usage record of this request: finished exactly once, whatever happens.
+    const usage = deps.meter?.begin({ requestId, identity, receivedAt });
     try {
-      chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: res.locals.apiKeyId as string | undefined }, { maxDepth: deps.maxDepth?.() });
+      chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: identity.keyId }, { maxDepth: deps.maxDepth?.() });
       if (deps.audit()) log.info({ audit: { messages: chat.messages } }, 'audit request');
       const dispatcher = deps.dispatcher();
-      if (chat.stream) await serveStream(chat, await bounded(dispatcher.stream(chat, signal)), res, deps, log, stop);
-      else serveJson(chat, await bounded(dispatcher.chat(chat, signal)), res, deps, log);
+      const route = deps.route?.(chat.model);
+      usage?.request(chat, dispatcher.hasRoute(chat.model));
+      if (route && !mayUseRoute(identity, chat.model)) {
+        deps.metrics.requests.inc({ route: chat.model, provider: 'none', outcome: 'model_not_allowed', stream: String(chat.stream) });
+        log.info({ status: 403, kind: 'model_not_allowed', key: identity.keyId }, 'request rejected');
+        void usage?.finish({ outcome: 'model_not_allowed' });
+        sendError(res, routeNotAllowed(chat.model));
+        return;
+      }
+      // Unknown routes go on to the dispatcher, which answers 404.
+      if (route && usage) await usage.admit(chat, route);
+      if (chat.stream) await serveStream(chat, await bounded(dispatcher.stream(chat, signal)), res, deps, log, stop, usage);
+      else await serveJson(chat, await bounded(dispatcher.chat(chat, signal)), res, deps, log, usage);
     } catch (err) {
       if (stop?.aborted) {
         // The shutdown drain ran out before this request was answered.
         client.abort(stop.reason);
+        void usage?.finish({ outcome: 'shutdown', attempts: err instanceof RouteError ? err.attempts : undefined });
         if (res.headersSent || res.destroyed) return;
         deps.metrics.requests.inc({ route: chat && deps.dispatcher().hasRoute(chat.model) ? chat.model : 'unknown', provider: 'none', outcome: 'shutdown', stream: String(chat?.stream ?? false) });
-        sendError(res, shuttingDownError());
+        sendError(res, shuttingDownError(), undefined, usage);
         return;
       }
       const route = chat?.model ?? 'unknown';
       const attempts = err instanceof RouteError ? err.attempts : undefined;
       const e = toWireError(err);
       const kind = err instanceof RouteError ? (err.last?.kind ?? err.reason) : isProviderError(err) ? err.kind : e.body.error.code;
-      deps.metrics.requests.inc({ route: deps.dispatcher().hasRoute(route) ? route : 'unknown', provider: 'none', outcome: String(kind), stream: String(chat?.stream ?? false) });
+      const known = deps.dispatcher().hasRoute(route);
+      const outcome = err instanceof LimitRefusal ? (err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limited') : String(kind);
+      void usage?.finish({ outcome, attempts, ...(err instanceof LimitRefusal ? { limitKind: err.kind } : {}) });
+      deps.metrics.requests.inc({ route: known ? route : 'unknown', provider: 'none', outcome, stream: String(chat?.stream ?? false) });
       if (e.status >= 500 && e.status !== 499) log.warn({ status: e.status, kind, attempts, detail: err instanceof RouteError ? (err.last?.detail ?? err.last?.message) : isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'request failed');
-      else log.info({ status: e.status, kind }, 'request rejected');
+      else log.info({ status: e.status, kind, ...(err instanceof LimitRefusal ? { key: identity.keyId, limit: err.kind } : {}) }, 'request rejected');
       if (e.status === 499 || res.headersSent) return;
-      sendError(res, e, attempts);
+      sendError(res, e, attempts, usage);
     } finally {
       flight?.done();
     }
@@ -99,12 +136,17 @@ function envelope(model: string, created?: number, fingerprint?: string | null):
   return { id: newCompletionId(), created: created ?? Math.floor(Date.now() / 1000), model, ...(fingerprint !== undefined ? { systemFingerprint: fingerprint } : {}) };
 }
 
-function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger): void {
+async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, usage?: RequestUsage): Promise<void> {
   const r = served.response;
   const body = toWireResponse(r, envelope(r.model, r.created, r.systemFingerprint));
   const totalMs = performance.now() - chat.meta.receivedAt;
   const overheadMs = Math.max(0, totalMs - served.upstreamMs);
   routerHeaders(res, served, overheadMs);
+  setHeaders(res, usage?.headers());
+  // Priced by the target that served (a fallback is billed at its own price). No header when
+  // the price is unknown: never "0" for a cost nobody knows (a local model's 0 is real).
+  const cost = usage && r.usage ? usage.costOf(served.target, r.usage) : null;
+  if (cost !== null) res.setHeader(COST_HEADER, formatUsd(cost));
   // Written directly: express's res.json does content negotiation and freshness work that a
   // POST answer never needs, on the hottest path of the router.
   const text = JSON.stringify(body);
@@ -115,6 +157,9 @@ function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, dep
   deps.metrics.latency.observe({ ...labels, stream: 'false' }, totalMs / 1000);
   deps.metrics.overhead.observe({ route: chat.model, stream: 'false' }, overheadMs / 1000);
   countTokens(deps, chat.model, served.target.provider, r.usage);
+  // No usage reported: the answer's text is counted instead.
+  const answered = r.usage ? undefined : r.choices.map((c) => `${c.message.content ?? ''}${(c.message.toolCalls ?? []).map((t) => t.function.name + t.function.arguments).join('')}`).join('');
+  void usage?.finish({ outcome: 'ok', target: served.target, usage: r.usage, streamedText: answered, attempts: served.attempts });
   log.info({ route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), attempts: served.attempts.length }, 'served');
 }
 
@@ -124,21 +169,38 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, stop?: AbortSignal): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, stop?: AbortSignal, usage?: RequestUsage): Promise<void> {
   const s = served.stream;
   const encoder = new WireChunkEncoder({ ...envelope(s.model, undefined, s.systemFingerprint), promptFilterResults: s.promptFilterResults }, chat.includeUsage);
   const headersAt = performance.now();
   const overheadMs = Math.max(0, headersAt - chat.meta.receivedAt - served.upstreamMs);
   routerHeaders(res, served, overheadMs);
+  setHeaders(res, usage?.headers());
   res.writeHead(200, SSE_HEADERS);
   const labels = { route: chat.model, provider: served.target.provider };
-  deps.metrics.timeToFirstToken.observe(labels, (headersAt - chat.meta.receivedAt) / 1000);
+  const ttftMs = headersAt - chat.meta.receivedAt;
+  deps.metrics.timeToFirstToken.observe(labels, ttftMs / 1000);
   deps.metrics.overhead.observe({ route: chat.model, stream: 'true' }, overheadMs / 1000);
   let outcome = 'ok';
+  // What the app received, for accounting when no usage is reported (the app left, the stream broke).
+  const sent: string[] = [];
+  let reported: Usage | undefined;
   try {
     for await (const chunk of stop ? abortable(s.chunks, stop) : s.chunks) {
-      if (chunk.type === 'usage') countTokens(deps, chat.model, served.target.provider, chunk.usage);
+      if (chunk.type === 'usage') {
+        reported = chunk.usage;
+        countTokens(deps, chat.model, served.target.provider, chunk.usage);
+      } else if (chunk.type === 'delta' && usage) {
+        if (chunk.text) sent.push(chunk.text);
+        if (chunk.refusal) sent.push(chunk.refusal);
+        for (const t of chunk.toolCalls ?? []) sent.push(`${t.function?.name ?? ''}${t.function?.arguments ?? ''}`);
+      }
       const wire = encoder.encode(chunk);
+      if (wire && chunk.type === 'usage' && usage) {
+        // The cost of the answer, priced by the target that served: null when its price is unknown.
+        const cost = usage.costOf(served.target, chunk.usage);
+        (wire.usage as Record<string, unknown>).cost_usd = cost === null ? null : Number(formatUsd(cost));
+      }
       if (wire) await writeEvent(res, JSON.stringify(wire));
       if (res.destroyed) break;
     }
@@ -173,6 +235,9 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
     await writeEvent(res, '[DONE]');
     res.end();
   }
+  // Settled with the usage reported, else with the prompt and what the app received (an
+  // interrupted stream was still generated, and billed, up to where it stopped).
+  void usage?.finish({ outcome, target: served.target, usage: reported, streamedText: sent.join(''), ttftMs, attempts: served.attempts });
   const totalMs = performance.now() - chat.meta.receivedAt;
   deps.metrics.requests.inc({ ...labels, outcome, stream: 'true' });
   deps.metrics.latency.observe({ ...labels, stream: 'true' }, totalMs / 1000);

@@ -2,6 +2,8 @@ import { UPSTREAM_RESPONSE_TOO_LARGE, type ProviderError } from '../core/provide
 import { RouteError } from '../routing/route-error.js';
 import { WireValidationError } from '../wire/wire-common.js';
 import { isProviderError } from '../core/provider-error.js';
+import { LimitRefusal } from '../policies/limits-policy.js';
+import { StateUnavailableError } from '../state/types.js';
 
 /** OpenAI's error body: the only error shape an app ever sees. */
 export interface WireError {
@@ -65,5 +67,14 @@ export function toWireError(err: unknown): WireError {
     }
   }
   if (isProviderError(err)) return fromProviderError(err);
+  if (err instanceof LimitRefusal) {
+    // The router's own limits: OpenAI's codes, headers (retry-after, retry-after-ms, x-ratelimit-*) included.
+    const type = err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limit_error';
+    return { ...wireError(429, err.message, type, null, err.code), headers: err.headers };
+  }
+  if (err instanceof StateUnavailableError) {
+    // Limits cannot be checked and the operator chose fail-closed: the caller may retry shortly.
+    return { ...wireError(503, 'Limits cannot be checked right now; retry shortly.', 'service_unavailable', null, 'state_unavailable'), headers: { 'retry-after': '2' } };
+  }
   return wireError(500, 'The router failed to process the request.', 'server_error', null, 'internal_error');
 }

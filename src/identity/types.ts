@@ -5,12 +5,16 @@ import type { Budget, RateLimits } from '../state/types.js';
  * route check read this and never the key or token itself.
  */
 export interface Identity {
-  /** How the caller proved who it is: a virtual key, a JWT, or a legacy `auth.keys` entry. */
-  kind: 'key' | 'jwt' | 'static';
+  /**
+   * How the caller proved who it is: a virtual key, a JWT, or a legacy `auth.keys` entry;
+   * `anonymous` when no client auth is configured at all (loopback-only mode) and the caller
+   * presented no credential the router knows.
+   */
+  kind: 'key' | 'jwt' | 'static' | 'anonymous';
   /**
    * Stable id that logs, metrics, limit buckets and usage name: the key id (`key_…`, or the
    * config id), `jwt:<subject>` for tokens (prefixed so a subject can never share buckets with
-   * a key of the same id), `key-0`, `key-1`… for legacy keys.
+   * a key of the same id), `key-0`, `key-1`… for legacy keys, `anonymous` without auth.
    */
   keyId: string;
   name?: string;

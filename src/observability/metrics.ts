@@ -76,6 +76,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    // Spend, tokens per key, limit refusals and the state backend: usage-metrics.ts, on this registry.
+    budgetSoftThresholds: new Counter({
+      name: `${p}budget_soft_thresholds_total`,
+      help: 'Budgets that crossed their softRatio (once per owner and period), by owner kind (key, team).',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
     providerUp: new Gauge({
       name: `${p}provider_enabled`,
       help: '1 when a configured provider is enabled, 0 when disabled (e.g. credentials unset).',

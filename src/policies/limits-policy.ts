@@ -32,7 +32,9 @@ export interface Demand {
   worstCaseNanos: number | null;
 }
 
-type Role = 'requests' | 'tokens' | 'inflight' | 'budget';
+/** What a bucket limits: requests per minute, tokens per minute, requests in flight, or spend. */
+export type LimitKind = 'requests' | 'tokens' | 'inflight' | 'budget';
+type Role = LimitKind;
 
 interface PlannedBucket {
   spec: BucketSpec;
@@ -80,6 +82,8 @@ export class LimitRefusal extends Error {
     readonly code: 'rate_limit_exceeded' | 'insufficient_quota',
     readonly retryAfterMs: number,
     readonly headers: Record<string, string>,
+    /** The kind of limit that refused it (for metrics). */
+    readonly kind: LimitKind = code === 'insufficient_quota' ? 'budget' : 'requests',
   ) {
     super(message);
     this.name = 'LimitRefusal';
@@ -137,7 +141,7 @@ export function createLimitsPolicy(deps: LimitsPolicyDeps) {
           : hit?.role === 'tokens' && hit.spec.kind === 'rate' && hit.spec.amount > hit.spec.limit
             ? `Rate limit reached: this request needs ${hit.spec.amount} tokens, more than ${hit.label} allows at once; lower max_tokens or the prompt.`
             : `Rate limit reached for ${hit?.label ?? r.refused}. Try again in ${Math.max(1, Math.ceil(retryMs / 1000))}s.`;
-        throw new LimitRefusal(message, isBudget ? 'insufficient_quota' : 'rate_limit_exceeded', retryMs, { ...headers, ...wait });
+        throw new LimitRefusal(message, isBudget ? 'insufficient_quota' : 'rate_limit_exceeded', retryMs, { ...headers, ...wait }, hit?.role ?? 'requests');
       }
       return { reservation: r.reservation, planned, headers };
     },

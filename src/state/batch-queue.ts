@@ -98,6 +98,10 @@ export class BatchQueue<T> {
   }
 
   private drain(): Promise<void> {
+    // Nothing to write (a timer firing after another drain took its items): an async body
+    // with nothing to await would run its `finally` before `draining` is assigned, leaving a
+    // settled promise there for good (flush would then spin and later batches never start).
+    if (this.queue.length === 0) return Promise.resolve();
     this.draining = (async () => {
       try {
         while (this.queue.length > 0) {

@@ -1,0 +1,65 @@
+/**
+ * Who is calling /v1: the presented credential (`Authorization: Bearer …` or `api-key`) made
+ * an identity by the authenticator (legacy `auth.keys`, virtual keys, JWT), put in
+ * `res.locals.identity` (and its id in `res.locals.apiKeyId`). A refused credential is
+ * answered 401 (503 when the key store or the identity provider's keys are unreachable) and
+ * its connection closed without reading the rest of the body.
+ *
+ * With no client auth configured at all (loopback-only mode), every caller passes: as the key
+ * it presented when that is a key the router knows (so its limits and usage apply), else as
+ * the anonymous identity.
+ */
+import type { RequestHandler } from 'express';
+import type { Authenticator } from '../identity/authenticator.js';
+import { identityErrorToWire } from '../identity/identity-errors.js';
+import { isIdentityError, type Identity } from '../identity/types.js';
+import { presentedKey } from './auth.js';
+import { closeAfterAnswer } from './connection.js';
+import { wireError, type WireError } from './http-errors.js';
+
+/** The caller of an open router (no client auth configured). */
+export const ANONYMOUS: Readonly<Identity> = Object.freeze({ kind: 'anonymous', keyId: 'anonymous' });
+
+export interface ClientAuthDeps {
+  /** Undefined until the state backend is open (the router is still starting). */
+  authenticator: () => Authenticator | undefined;
+  /** No client auth configured: /v1 is open. */
+  open: () => boolean;
+}
+
+const send = (res: Parameters<RequestHandler>[1], e: WireError) => {
+  for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
+  res.status(e.status).json(e.body);
+};
+
+/** The identity of a request that passed the client-auth middleware (anonymous when none ran). */
+export function identityOf(locals: Record<string, unknown>): Identity {
+  return (locals.identity as Identity | undefined) ?? ANONYMOUS;
+}
+
+export function clientAuth(deps: ClientAuthDeps): RequestHandler {
+  return (req, res, next) => {
+    const authenticator = deps.authenticator();
+    if (!authenticator) {
+      closeAfterAnswer(req, res);
+      return send(res, { ...wireError(503, 'The router is starting; retry shortly.', 'service_unavailable', null, 'starting'), headers: { 'retry-after': '1' } });
+    }
+    const presented = presentedKey(req.headers);
+    const open = deps.open();
+    const accept = (identity: Identity) => {
+      res.locals.identity = identity;
+      res.locals.apiKeyId = identity.keyId;
+      next();
+    };
+    if (open && presented === undefined) return accept(ANONYMOUS);
+    authenticator.authenticate(presented).then(
+      (result) => {
+        if (!isIdentityError(result)) return accept(result);
+        if (open) return accept(ANONYMOUS);
+        closeAfterAnswer(req, res);
+        send(res, identityErrorToWire(result));
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}
