@@ -4,8 +4,6 @@
  */
 import { APIConnectionTimeoutError, OpenAI } from 'openai';
 import { configuredKeys, type OpenAIProviderConfig } from './options.js';
-
-export { configuredKeys } from './options.js';
 import type { HealthReport } from '../../src/core/provider.js';
 import { classifyOpenAIError } from './openai-error.js';
 import { KeyPool, type KeyPoolOptions } from './key-pool.js';

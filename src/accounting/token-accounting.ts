@@ -74,7 +74,23 @@ function imagePartsTokens(content: string | ContentPart[] | null, model: string,
  * src/routing/token-count.ts), and for the approximations listed in the module comment.
  * Loads the model's encoding on first use. Yields to the event loop on large prompts.
  */
-export async function countRequestTokens(req: ChatRequest, model: string, options: CountOptions = {}): Promise<number> {
+export function countRequestTokens(req: ChatRequest, model: string, options: CountOptions = {}): Promise<number> {
+  // One request is counted by several steps (the context fit, the limits' reservation) for
+  // the same model: the count is kept with the messages array (a truncation replaces the
+  // array, so it gets a fresh count) and the tool list it was made for.
+  if (options.unknownImageSize !== undefined) return count(req, model, options);
+  let byModel = memo.get(req.messages);
+  if (!byModel) memo.set(req.messages, (byModel = new Map()));
+  const hit = byModel.get(model);
+  if (hit && hit.tools === req.tools) return hit.value;
+  const value = count(req, model, options);
+  byModel.set(model, { tools: req.tools, value });
+  return value;
+}
+
+const memo = new WeakMap<ChatRequest['messages'], Map<string, { tools: ChatRequest['tools']; value: Promise<number> }>>();
+
+async function count(req: ChatRequest, model: string, options: CountOptions): Promise<number> {
   const encoding = encodingForModel(model);
   const enc = await loadEncoder(encoding);
   const unknownSize = options.unknownImageSize ?? LARGEST_IMAGE;

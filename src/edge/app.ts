@@ -7,7 +7,7 @@ import { mayUseRoute } from '../identity/authenticator.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestMeter } from '../policies/request-meter.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { keyMatcher, requireKey } from './auth.js';
+import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
 import { clientAuth, identityOf, type ClientAuthDeps } from './client-auth.js';
 import { bodyPending, closeAfterAnswer } from './connection.js';
@@ -102,7 +102,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   };
-  const adminKey = (opts: Parameters<typeof requireKey>[2]) => requireKey(() => runtime.config().auth.adminKeys, 'admin', opts);
+  const adminKey = (opts: Parameters<typeof requireAdminKey>[1]) => requireAdminKey(() => runtime.config().auth.adminKeys, opts);
 
   if (role === 'admin') {
     // The operator listener: meant for a private address (Prometheus scrapes it without a key).
@@ -144,7 +144,8 @@ export function createApp(deps: AppDeps): express.Express {
     };
 
     const v1 = express.Router();
-    v1.use(deps.clientAuth ? clientAuth(deps.clientAuth) : requireKey(() => runtime.config().auth.keys, 'client'));
+    if (!deps.clientAuth) throw new Error('createApp: the main listener needs clientAuth');
+    v1.use(clientAuth(deps.clientAuth));
     const routeOf = (name: string): RouteConfig | undefined => {
       const routes = runtime.config().routes;
       return Object.hasOwn(routes, name) ? routes[name] : undefined;

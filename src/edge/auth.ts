@@ -55,15 +55,15 @@ export interface RequireKeyOptions {
 }
 
 /**
- * Requires one of `keys` when any are configured (client keys) or always (admin keys); sets
+ * Requires one of the admin `keys` (client calls go through client-auth.ts); sets
  * res.locals.apiKeyId. A refused request is answered 401 and its connection closed once the
  * answer is out, without waiting for (or reading) the rest of its body.
  */
-export function requireKey(keys: () => readonly string[], kind: 'client' | 'admin', opts: RequireKeyOptions = {}): RequestHandler {
+export function requireAdminKey(keys: () => readonly string[], opts: RequireKeyOptions = {}): RequestHandler {
   const match = keyMatcher(keys);
   return (req, res, next) => {
     const current = keys();
-    if (opts.open?.() || (!current.length && kind === 'client')) return next();
+    if (opts.open?.()) return next();
     const id = match(req.headers);
     if (!id) {
       const e = wireError(

@@ -26,15 +26,7 @@ export class KeyServiceError extends Error {
 }
 
 /** Fields of a new key (the id and secret are generated). */
-export interface CreateKeyInput {
-  name: string;
-  team?: string;
-  routes?: string[];
-  limits?: RateLimits;
-  budget?: Budget;
-  metadata?: Record<string, string>;
-  expiresAt?: string;
-}
+export type CreateKeyInput = Pick<KeyRecord, 'name' | 'team' | 'routes' | 'limits' | 'budget' | 'metadata' | 'expiresAt'>;
 
 /** A patch: an absent field is left alone, `null` removes it (e.g. `routes: null`: every route again). */
 export interface PatchKeyInput {

@@ -33,10 +33,9 @@ export function keyStatus(record: KeyRecord, nowMs: number): KeyStatus {
   return 'active';
 }
 
-/** Whether a secret entry still works at `nowMs` (the current one, or an old one inside its grace). */
-export function secretLive(s: KeyRecord['secrets'][number], nowMs: number): boolean {
-  return s.expiresAt === undefined || Date.parse(s.expiresAt) > nowMs;
-}
+import { secretLive } from '../state/key-record.js';
+
+export { secretLive };
 
 /** The public view of a record; secrets past their grace are left out. Fields are listed one by one so a field added to KeyRecord is never shown by accident. */
 export function toKeyView(record: KeyRecord, nowMs: number): KeyView {

@@ -39,5 +39,10 @@ export function parseKeyRecord(value: unknown): KeyRecord {
  * caller's to judge (it answers differently for them); a rotated-out secret simply no longer exists.
  */
 export function holdsLiveSecret(record: KeyRecord, hash: string, nowMs: number): boolean {
-  return record.secrets.some((s) => s.hash === hash && (s.expiresAt === undefined || Date.parse(s.expiresAt) > nowMs));
+  return record.secrets.some((s) => s.hash === hash && secretLive(s, nowMs));
+}
+
+/** Whether a secret entry still works at `nowMs` (the current one, or an old one inside its grace). */
+export function secretLive(s: KeyRecord['secrets'][number], nowMs: number): boolean {
+  return s.expiresAt === undefined || Date.parse(s.expiresAt) > nowMs;
 }
