@@ -18,6 +18,7 @@ import { keyUsage } from './policies/key-usage.js';
 import { createAdminUsageRouter } from './usage/admin-usage-router.js';
 import { clientAuthConfigured, createPolicyRuntime } from './runtime/policy-runtime.js';
 import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
+import { createSafetyRuntime } from './safety/safety-runtime.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -82,13 +83,15 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const inflight = createInflightRegistry();
   // State, identity, prices and limits: opened by listen() (async), kept across reloads.
   const policies = createPolicyRuntime(loaded, { logger, metrics, config: () => runtime.config(), fetch: deps.fetch });
+  // Lexicons, PII detectors, privacy routing and the audit log: loaded by listen(), kept across reloads.
+  const safety = createSafetyRuntime(loaded, { logger: logger.child({ component: 'safety' }), registry: metrics.registry, config: () => runtime.config() });
   let draining = false;
   const startCfg = loaded.config.server;
   // The operator listener is set up at start; changing server.adminListen needs a restart.
   const adminListen = startCfg.adminListen;
   const adminRouter = createAdminRoutes(() => gate, policies, runtime, logger);
   const clientAuth = { authenticator: policies.authenticator, open: policies.open };
-  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter });
+  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety });
   const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
   const adminApp = adminListen ? createApp({ runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 
@@ -118,6 +121,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     inflight,
     /** State backend, keys, prices, limits (open once listen() resolved). */
     policies,
+    /** Lexicons, detectors, the audit log (loaded once listen() resolved). */
+    safety,
 
     /**
      * Listens on host:port (the main listener, HTTPS when server.tls is set) and on
@@ -126,6 +131,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     async listen(port: number, host: string): Promise<void> {
       // The state backend, the key secret and the config keys first: no request is taken before.
       await policies.start();
+      // The lexicon before the first request: a policy that says block never serves unfiltered.
+      await safety.start();
       const cfg = runtime.config().server;
       const tls = cfg.tls ? readTlsMaterial(cfg.tls, loaded.baseDir) : undefined;
       if (tls?.info.expired) logger.warn({ cert: tls.certPath, validTo: tls.info.validTo }, 'TLS certificate has expired');
@@ -186,6 +193,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       if (restart.length) logger.warn({ fields: restart.map((k) => `server.${k}`) }, 'these server settings take effect at the next restart');
       runtime.reload(next);
       policies.commit(prepared);
+      safety.commit(next);
       for (const l of [main, admin]) if (l) applyLimits(l, s.limits);
       if (tlsWatcher && s.tls && !same([before.server.tls, loaded.baseDir], [s.tls, next.baseDir])) tlsWatcher.update(s.tls, next.baseDir);
       metrics.configReloads.inc({ result: 'ok' });
@@ -232,6 +240,10 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
           logger.warn({ ms: RUNTIME_CLOSE_MS }, 'providers did not close in time');
           clean = false;
         }
+        if (!(await within(safety.close(), RUNTIME_CLOSE_MS))) {
+          logger.warn({ ms: RUNTIME_CLOSE_MS }, 'the audit log did not close in time');
+          clean = false;
+        }
         // Last: the usage records of everything that just finished are written before the state closes.
         if (!(await within(policies.close(), RUNTIME_CLOSE_MS))) {
           logger.warn({ ms: RUNTIME_CLOSE_MS }, 'the state backend did not close in time');
@@ -253,6 +265,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         }),
       );
       await runtime.close();
+      await safety.close();
       await policies.close();
     },
   };

@@ -6,6 +6,7 @@ import { budgetSchema, jwtSchema, keySecretSchema, limitsSchema, virtualKeysSche
 import { stateSchema } from '../state/state-schema.js';
 
 export { byteSize, parseByteSize } from '../../providers/shared/options.js';
+import { auditSchema, crossCheckSafety, safetySchema } from './safety-schema.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
 export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
@@ -20,6 +21,10 @@ export const targetSchema = z.strictObject({
   model: z.string().min(1).describe('Model name as the provider knows it.'),
   /** Share of traffic for the weighted strategy. */
   weight: z.number().nonnegative().default(1).describe('Share of traffic under the weighted strategy.'),
+  trust: z
+    .enum(['local', 'trusted', 'untrusted'])
+    .optional()
+    .describe('How far prompts may be trusted to this target, for privacy routing. Default: local for the llama-cpp provider, untrusted for cloud providers.'),
 });
 
 export const retrySchema = z.strictObject({
@@ -103,6 +108,7 @@ export const routeSchema = z.strictObject({
   /** What to do with a prompt too long for every target; absent: refuse (context_length_exceeded). */
   truncation: truncationSchema.optional().describe('Truncation of prompts too long for the route\'s targets; absent: such a request gets 400 context_length_exceeded.'),
   /** Shown in GET /v1/models. */
+  safety: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Safety policy (a key of safety.policies) of this route; a key\'s or team\'s own policy wins.'),
   description: z.string().optional().describe('Shown to operators; not sent to apps.'),
 }).refine((r) => r.defaultMaxTokens === undefined || r.defaultMaxTokens <= r.caps.maxTokens, {
   path: ['defaultMaxTokens'],
@@ -209,6 +215,8 @@ export const configSchema = z
     state: stateSchema.prefault({}).describe('Where shared state lives: keys, limits, budgets, the usage ledger (memory + files, or Redis). Changes need a restart.'),
     pricing: pricingConfigSchema.prefault({}).describe('Model prices for cost and budgets: the built-in config/prices.yaml, another file, and per-provider overrides.'),
     budgets: budgetsSchema.prefault({}).describe('Team budgets and the soft-threshold webhook.'),
+    safety: safetySchema.prefault({}).describe('Content safety: lexicon filters, PII and secret detectors, privacy routing.'),
+    audit: auditSchema.prefault({}).describe('The tamper-evident audit log (off by default).'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),
   });
@@ -236,6 +244,7 @@ export function crossCheckConfig(raw: unknown): Array<{ path: Array<string | num
       if (!known.includes(id)) out.push({ path: ['pricing', 'overrides', id], message: `unknown provider "${id}"; expected one of: ${known.join(', ') || '(none defined)'}` });
     }
   }
+  out.push(...crossCheckSafety(raw));
   if (!routes || typeof routes !== 'object') return out;
   for (const [name, route] of Object.entries(routes)) {
     const targets = (route as { targets?: unknown } | null)?.targets;

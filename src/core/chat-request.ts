@@ -71,6 +71,11 @@ export interface RequestMeta {
   sessionId?: string;
   /** performance.now() when the request arrived. */
   receivedAt: number;
+  /**
+   * Set by the input filters when the prompt carries PII of a route's privacy kinds: the
+   * request may only go to targets of these trust levels (and is never shadow-copied).
+   */
+  privacy?: { kinds: string[]; allow: string[] };
 }
 
 /** A chat request in the router's own schema. */

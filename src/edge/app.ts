@@ -6,6 +6,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { mayUseRoute } from '../identity/authenticator.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestMeter } from '../policies/request-meter.js';
+import type { SafetyRuntime } from '../safety/safety-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   clientAuth?: ClientAuthDeps;
   /** Limits, cost and usage records of chat requests. */
   meter?: RequestMeter;
+  /** Content safety and the audit log (absent: none). */
+  safety?: SafetyRuntime;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -150,7 +153,7 @@ export function createApp(deps: AppDeps): express.Express {
       const routes = runtime.config().routes;
       return Object.hasOwn(routes, name) ? routes[name] : undefined;
     };
-    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter }));
+    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter, safety: deps.safety }));
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
     // Only the routes this caller may use: a key limited to some routes sees those.

@@ -8,7 +8,8 @@ import type { RouteConfig } from '../config/schema.js';
 import { mayUseRoute } from '../identity/authenticator.js';
 import { routeNotAllowed } from '../identity/identity-errors.js';
 import { LimitRefusal } from '../policies/limits-policy.js';
-import { formatUsd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
+import { formatUsd, type MeterEnd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
+import type { RequestSafety, SafetyRuntime } from '../safety/safety-runtime.js';
 import type { Metrics } from '../observability/metrics.js';
 import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
 import type { Dispatcher, RoutedResponse, RoutedStream } from '../routing/dispatcher.js';
@@ -20,6 +21,8 @@ import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
 import { abortable, shuttingDownError, shuttingDownEvent, untilAborted, type InflightRegistry } from './inflight.js';
 import { SSE_HEADERS, writeEvent } from './sse.js';
+import { ContentPolicyViolation } from '../safety/safety-errors.js';
+import { messageTexts } from '../safety/text-fields.js';
 
 export interface ChatHandlerDeps {
   dispatcher: () => Dispatcher;
@@ -35,7 +38,12 @@ export interface ChatHandlerDeps {
   route?: (name: string) => RouteConfig | undefined;
   /** Limits, cost and usage records; absent: none. */
   meter?: RequestMeter;
+  /** Content safety (lexicons, PII, privacy routing) and the audit log; absent: none. */
+  safety?: SafetyRuntime;
 }
+
+/** Ends the accounting of a request once: the usage record, then the filter metrics and audit lines. `answer`: the text the app received (audit text capture). */
+type Finish = (end: MeterEnd, answer?: string) => void;
 
 /** Response header with the cost of a non-streamed answer in USD (absent when the price is unknown). */
 export const COST_HEADER = 'x-router-cost-usd';
@@ -87,28 +95,42 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const identity = identityOf(res.locals);
     // Limits, cost and the usage record of this request: finished exactly once, whatever happens.
     const usage = deps.meter?.begin({ requestId, identity, receivedAt });
+    let safety: RequestSafety | undefined;
+    const finish: Finish = (end, answer) => {
+      // A request refused before its route was known is audited too.
+      safety ??= deps.safety?.begin({ requestId, identity });
+      const decisions = safety?.decisions() ?? [];
+      const filters = decisions.length ? Object.fromEntries(decisions.map((d) => [`${d.direction}.${d.filter}.${d.category}.${d.action}`, d.count])) : undefined;
+      const metered = usage ? usage.finish({ ...end, ...(filters ? { filters } : {}) }) : Promise.resolve(undefined);
+      const known = chat !== undefined && deps.dispatcher().hasRoute(chat.model);
+      safety?.finish({ record: metered.then((m) => m?.record), outcome: end.outcome, route: known ? chat!.model : 'unknown', chat, answer });
+    };
     try {
       chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: identity.keyId }, { maxDepth: deps.maxDepth?.() });
-      if (deps.audit()) log.info({ audit: { messages: chat.messages } }, 'audit request');
       const dispatcher = deps.dispatcher();
       const route = deps.route?.(chat.model);
+      safety = deps.safety?.begin({ requestId, identity, route });
       usage?.request(chat, dispatcher.hasRoute(chat.model));
       if (route && !mayUseRoute(identity, chat.model)) {
         deps.metrics.requests.inc({ route: chat.model, provider: 'none', outcome: 'model_not_allowed', stream: String(chat.stream) });
         log.info({ status: 403, kind: 'model_not_allowed', key: identity.keyId }, 'request rejected');
-        void usage?.finish({ outcome: 'model_not_allowed' });
+        finish({ outcome: 'model_not_allowed' });
         sendError(res, routeNotAllowed(chat.model));
         return;
       }
       // Unknown routes go on to the dispatcher, which answers 404.
       if (route && usage) await usage.admit(chat, route);
-      if (chat.stream) await serveStream(chat, await bounded(dispatcher.stream(chat, signal)), res, deps, log, stop, usage);
-      else await serveJson(chat, await bounded(dispatcher.chat(chat, signal)), res, deps, log, usage);
+      // Input filters: may refuse (400 content_policy_violation), rewrite the messages (mask,
+      // redact) and keep the request on local/trusted targets (privacy routing).
+      safety?.input(chat);
+      if (deps.audit()) log.info({ audit: { messages: safety ? messageTextsForLog(chat, safety) : chat.messages } }, 'audit request');
+      if (chat.stream) await serveStream(chat, await bounded(dispatcher.stream(chat, signal)), res, deps, log, finish, stop, usage, safety);
+      else await serveJson(chat, await bounded(dispatcher.chat(chat, signal)), res, deps, log, finish, usage, safety);
     } catch (err) {
       if (stop?.aborted) {
         // The shutdown drain ran out before this request was answered.
         client.abort(stop.reason);
-        void usage?.finish({ outcome: 'shutdown', attempts: err instanceof RouteError ? err.attempts : undefined });
+        finish({ outcome: 'shutdown', attempts: err instanceof RouteError ? err.attempts : undefined });
         if (res.headersSent || res.destroyed) return;
         deps.metrics.requests.inc({ route: chat && deps.dispatcher().hasRoute(chat.model) ? chat.model : 'unknown', provider: 'none', outcome: 'shutdown', stream: String(chat?.stream ?? false) });
         sendError(res, shuttingDownError(), undefined, usage);
@@ -119,11 +141,11 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       const e = toWireError(err);
       const kind = err instanceof RouteError ? (err.last?.kind ?? err.reason) : isProviderError(err) ? err.kind : e.body.error.code;
       const known = deps.dispatcher().hasRoute(route);
-      const outcome = err instanceof LimitRefusal ? (err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limited') : String(kind);
-      void usage?.finish({ outcome, attempts, ...(err instanceof LimitRefusal ? { limitKind: err.kind } : {}) });
+      const outcome = err instanceof LimitRefusal ? (err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limited') : err instanceof ContentPolicyViolation ? 'content_policy_violation' : String(kind);
+      finish({ outcome, attempts, ...(err instanceof LimitRefusal ? { limitKind: err.kind } : {}) });
       deps.metrics.requests.inc({ route: known ? route : 'unknown', provider: 'none', outcome, stream: String(chat?.stream ?? false) });
       if (e.status >= 500 && e.status !== 499) log.warn({ status: e.status, kind, attempts, detail: err instanceof RouteError ? (err.last?.detail ?? err.last?.message) : isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'request failed');
-      else log.info({ status: e.status, kind, ...(err instanceof LimitRefusal ? { key: identity.keyId, limit: err.kind } : {}) }, 'request rejected');
+      else log.info({ status: e.status, kind, ...(err instanceof LimitRefusal ? { key: identity.keyId, limit: err.kind } : {}), ...(err instanceof ContentPolicyViolation ? { filter: err.filter, category: err.category } : {}) }, 'request rejected');
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts, usage);
     } finally {
@@ -132,12 +154,19 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   };
 }
 
+/** The request's texts for the `logging.audit` log line: after the input filters, secrets and the policy's PII kinds replaced by labels. */
+function messageTextsForLog(chat: ChatRequest, safety: RequestSafety): string[] {
+  return messageTexts(chat.messages).map((t) => safety.redactForRecord(t));
+}
+
 function envelope(model: string, created?: number, fingerprint?: string | null): WireEnvelope {
   return { id: newCompletionId(), created: created ?? Math.floor(Date.now() / 1000), model, ...(fingerprint !== undefined ? { systemFingerprint: fingerprint } : {}) };
 }
 
-async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, usage?: RequestUsage): Promise<void> {
+async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety): Promise<void> {
   const r = served.response;
+  // Output filters (mask, block → the route's refusal) and restored placeholders, before any byte goes out.
+  safety?.response(r);
   const body = toWireResponse(r, envelope(r.model, r.created, r.systemFingerprint));
   const totalMs = performance.now() - chat.meta.receivedAt;
   const overheadMs = Math.max(0, totalMs - served.upstreamMs);
@@ -159,7 +188,8 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Respons
   countTokens(deps, chat.model, served.target.provider, r.usage);
   // No usage reported: the answer's text is counted instead.
   const answered = r.usage ? undefined : r.choices.map((c) => `${c.message.content ?? ''}${(c.message.toolCalls ?? []).map((t) => t.function.name + t.function.arguments).join('')}`).join('');
-  void usage?.finish({ outcome: 'ok', target: served.target, usage: r.usage, streamedText: answered, attempts: served.attempts });
+  const captured = deps.safety?.auditLog() ? r.choices.map((c) => c.message.content ?? '').join('\n') : undefined;
+  finish({ outcome: 'ok', target: served.target, usage: r.usage, streamedText: answered, attempts: served.attempts }, captured);
   log.info({ route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), attempts: served.attempts.length }, 'served');
 }
 
@@ -169,8 +199,10 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, stop?: AbortSignal, usage?: RequestUsage): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety): Promise<void> {
   const s = served.stream;
+  // Output filters as a stream transform: a term split across chunks is still caught.
+  const chunks = safety ? safety.stream(s.chunks, chat.params.n ?? 1) : s.chunks;
   const encoder = new WireChunkEncoder({ ...envelope(s.model, undefined, s.systemFingerprint), promptFilterResults: s.promptFilterResults }, chat.includeUsage);
   const headersAt = performance.now();
   const overheadMs = Math.max(0, headersAt - chat.meta.receivedAt - served.upstreamMs);
@@ -186,11 +218,11 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
   const sent: string[] = [];
   let reported: Usage | undefined;
   try {
-    for await (const chunk of stop ? abortable(s.chunks, stop) : s.chunks) {
+    for await (const chunk of stop ? abortable(chunks, stop) : chunks) {
       if (chunk.type === 'usage') {
         reported = chunk.usage;
         countTokens(deps, chat.model, served.target.provider, chunk.usage);
-      } else if (chunk.type === 'delta' && usage) {
+      } else if (chunk.type === 'delta' && (usage || safety)) {
         if (chunk.text) sent.push(chunk.text);
         if (chunk.refusal) sent.push(chunk.refusal);
         for (const t of chunk.toolCalls ?? []) sent.push(`${t.function?.name ?? ''}${t.function?.arguments ?? ''}`);
@@ -237,7 +269,8 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
   }
   // Settled with the usage reported, else with the prompt and what the app received (an
   // interrupted stream was still generated, and billed, up to where it stopped).
-  void usage?.finish({ outcome, target: served.target, usage: reported, streamedText: sent.join(''), ttftMs, attempts: served.attempts });
+  const streamed = sent.join('');
+  finish({ outcome, target: served.target, usage: reported, streamedText: streamed, ttftMs, attempts: served.attempts }, streamed);
   const totalMs = performance.now() - chat.meta.receivedAt;
   deps.metrics.requests.inc({ ...labels, outcome, stream: 'true' });
   deps.metrics.latency.observe({ ...labels, stream: 'true' }, totalMs / 1000);

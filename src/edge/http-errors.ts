@@ -4,6 +4,7 @@ import { WireValidationError } from '../wire/wire-common.js';
 import { isProviderError } from '../core/provider-error.js';
 import { LimitRefusal } from '../policies/limits-policy.js';
 import { StateUnavailableError } from '../state/types.js';
+import { ContentPolicyViolation } from '../safety/safety-errors.js';
 
 /** OpenAI's error body: the only error shape an app ever sees. */
 export interface WireError {
@@ -60,6 +61,8 @@ export function toWireError(err: unknown): WireError {
         return wireError(400, err.message, 'invalid_request_error', null, 'unsupported_by_route');
       case 'context_length_exceeded':
         return wireError(400, err.message, 'invalid_request_error', 'messages', 'context_length_exceeded');
+      case 'privacy_unavailable':
+        return wireError(400, err.message, 'invalid_request_error', 'messages', 'privacy_no_trusted_target');
       case 'no_available_target':
         return { ...wireError(503, err.message, 'service_unavailable', null, 'no_healthy_upstream'), headers: { 'retry-after': '5' } };
       case 'exhausted':
@@ -67,6 +70,7 @@ export function toWireError(err: unknown): WireError {
     }
   }
   if (isProviderError(err)) return fromProviderError(err);
+  if (err instanceof ContentPolicyViolation) return wireError(400, err.message, 'invalid_request_error', 'messages', 'content_policy_violation');
   if (err instanceof LimitRefusal) {
     // The router's own limits: OpenAI's codes, headers (retry-after, retry-after-ms, x-ratelimit-*) included.
     const type = err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limit_error';

@@ -55,6 +55,8 @@ export interface MeterEnd {
   attempts?: readonly Attempt[];
   /** Refused by a limit: which kind (counted in llm_router_limit_refusals_total). */
   limitKind?: LimitKind;
+  /** Content filter decisions, "direction.filter.category.action" → count (never the matched text). */
+  filters?: Record<string, number>;
 }
 
 /** The tokens and cost the meter settled with (also what the usage record says). */
@@ -62,6 +64,8 @@ export interface Metered {
   tokens: UsageRecord['tokens'];
   /** Nanodollars; null when the served model has no price. */
   costNanos: number | null;
+  /** The usage record appended. */
+  record: UsageRecord;
 }
 
 /** One request's accounting: begun when it arrives, finished exactly once. */
@@ -240,13 +244,14 @@ export function createRequestMeter(deps: RequestMeterDeps) {
               outcome: end.outcome,
               stream: chat?.stream ?? false,
               ...(fallbacks.length ? { fallbacks } : {}),
+              ...(end.filters && Object.keys(end.filters).length ? { filters: end.filters } : {}),
               traffic: 'live',
             };
             deps.usage()?.append(record);
             deps.metrics.recordUsage(record);
             if (end.limitKind) deps.metrics.limitRefused(routeName, end.limitKind);
             if (admission) void budgetGauge(admission);
-            return { tokens, costNanos: nanos };
+            return { tokens, costNanos: nanos, record };
           } catch (err) {
             deps.logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'usage accounting failed');
             return undefined;

@@ -16,6 +16,9 @@ import { openGate, type TargetGate } from './target-gate.js';
 import { firstThenRest, STREAM_TOO_LONG, withIdleTimeout } from './stream-guards.js';
 import { orderTargets } from './strategy.js';
 
+/** Response header of a request kept on local/trusted targets by privacy routing. */
+export const PRIVACY_HEADER = 'x-router-privacy';
+
 export interface DispatcherDeps {
   routes: Record<string, RouteConfig>;
   providers: ReadonlyMap<string, Provider>;
@@ -53,6 +56,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   const gate = deps.gate ?? openGate;
   // A Map, never a property lookup: a route name comes from the app ("toString", "__proto__").
   const routes = new Map(Object.entries(deps.routes));
+  /** A target's trust for privacy routing: its own setting, else local for the in-process model, untrusted for a cloud. */
+  const trustOf = (t: TargetConfig): string => t.trust ?? (deps.providers.get(t.provider)?.kind === 'llama-cpp' ? 'local' : 'untrusted');
 
   async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[]; headers: Record<string, string> }> {
     const route = routes.get(req.model);
@@ -67,10 +72,24 @@ export function createDispatcher(deps: DispatcherDeps) {
     const defaulted = applyDefaultMaxTokens(req, route);
     if (defaulted !== undefined) headers[DEFAULT_MAX_TOKENS_HEADER] = String(defaulted);
     // Capabilities once per target: a provider may consult files (the local model registry) for them.
-    const enabled = route.targets.flatMap((t) => {
+    let enabled = route.targets.flatMap((t) => {
       const provider = deps.providers.get(t.provider);
       return provider ? [{ target: t, caps: provider.capabilities(t.model) }] : [];
     });
+    // Privacy routing: a prompt with data of the route's privacy kinds goes only to local/trusted targets.
+    const privacy = req.meta.privacy;
+    if (privacy) {
+      const allowed = (t: TargetConfig) => privacy.allow.includes(trustOf(t));
+      const kinds = privacy.kinds.join(', ');
+      if (!route.targets.some(allowed)) {
+        throw new RouteError('privacy_unavailable', `This request contains data (${kinds}) that may only go to ${privacy.allow.join(' or ')} targets, and route '${req.model}' has none.`, [], undefined, 'messages');
+      }
+      enabled = enabled.filter((e) => allowed(e.target));
+      if (!enabled.length) {
+        throw new RouteError('no_available_target', `This request contains data (${kinds}) that may only go to ${privacy.allow.join(' or ')} targets, and none of route '${req.model}' is enabled.`);
+      }
+      headers[PRIVACY_HEADER] = `restricted; kinds=${privacy.kinds.join(',')}; targets=${privacy.allow.join(',')}`;
+    }
     // Prompt tokens are counted only for a target whose context the characters alone cannot
     // prove big enough, in that target's encoding, once per encoding.
     let count = promptCounter(req);
@@ -114,6 +133,9 @@ export function createDispatcher(deps: DispatcherDeps) {
     let admitted = capable.filter((t) => gate.admits(req.model, t));
     // A target the gate would rather spare (on probation) serves only when nothing else may.
     if (!admitted.length) admitted = capable.filter((t) => gate.admits(req.model, t, { lastResort: true }));
+    if (!admitted.length && privacy) {
+      throw new RouteError('no_available_target', `This request contains data (${privacy.kinds.join(', ')}) that may only go to ${privacy.allow.join(' or ')} targets, and none of route '${req.model}' is available right now (circuit open); try again shortly.`);
+    }
     if (!admitted.length) {
       throw new RouteError('no_available_target', `Every provider of route '${req.model}' is unavailable (circuit open); try again shortly.`);
     }
@@ -191,7 +213,8 @@ export function createDispatcher(deps: DispatcherDeps) {
 
     async chat(req: ChatRequest, signal: AbortSignal): Promise<RoutedResponse> {
       const r = await run(req, signal, (p, t, s) => p.chat(req, t, { signal: s }));
-      gate.served?.(req.model, req, r.target);
+      // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
+      if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
       return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(r.value.notes, r.headers) };
     },
 
@@ -217,7 +240,8 @@ export function createDispatcher(deps: DispatcherDeps) {
           throw err;
         }
       }, true);
-      gate.served?.(req.model, req, r.target);
+      // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
+      if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
       const idleMs = route?.idleTimeoutMs ?? 30_000;
       const { abortUpstream, ...stream } = r.value;
       const started = now();

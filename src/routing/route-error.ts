@@ -13,6 +13,8 @@ export type RouteErrorReason =
   | 'no_available_target'
   /** The request breaks a rule of the route (a cap on n or max_tokens); `param` names the field. */
   | 'invalid_request'
+  /** The prompt carries data that may only go to local/trusted targets, and the route has none. */
+  | 'privacy_unavailable'
   /** Targets were tried and all failed; `last` says how. */
   | 'exhausted';
 

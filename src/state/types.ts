@@ -146,6 +146,8 @@ export interface UsageRecord {
   stream: boolean;
   /** Targets that failed before the one that served, "provider/model:kind". */
   fallbacks?: string[];
+  /** Content filter decisions, "direction.filter.category.action" → count (never the matched text). */
+  filters?: Record<string, number>;
   traffic?: 'live' | 'shadow';
 }
 
