@@ -247,12 +247,10 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
           function write(r: UsageRecord | undefined): void {
           const log = audit;
           if (!log) return;
-          const time = new Date().toISOString();
-          for (const d of decisions) log.write({ type: 'filter', time, requestId: ctx.requestId, route: info.route, ...(policy ? { policy: policy.name } : {}), ...d });
+          for (const d of decisions) log.write({ type: 'filter', requestId: ctx.requestId, route: info.route, ...(policy ? { policy: policy.name } : {}), ...d });
           const capture = deps.config().audit.captureText;
           log.write({
             type: 'request',
-            time,
             requestId: ctx.requestId,
             keyId: r?.keyId ?? ctx.identity?.keyId,
             ...(r?.team ?? ctx.identity?.team ? { team: r?.team ?? ctx.identity?.team } : {}),

@@ -106,6 +106,12 @@ routes:
   local-first:
     targets: [{ provider: local, model: tiny }, { provider: cloud, model: gpt-4o-mini }]
     breaker: { minRequests: 100 }
+  private-chat:
+    targets: [{ provider: cloud, model: gpt-4o-mini }, { provider: local, model: tiny }]
+    safety: private
+safety:
+  policies:
+    private: { privacy: { kinds: [cn_id, email], allow: [local] } }
 `,
       { providers: { local } },
     );
@@ -115,6 +121,20 @@ routes:
     await h.close();
     await upstream.close();
     await env.cleanup();
+  });
+
+  it('keeps a prompt with personal data on the in-process model (privacy routing), the cloud otherwise', async () => {
+    upstream.reset();
+    const ask = (content: string) => client.chat.completions.create({ model: 'private-chat', messages: [{ role: 'user', content }], max_tokens: 10 }).withResponse();
+    const kept = await ask('My ID is 11010519491231002X, mail me at wang.wei@example.cn');
+    expect(kept.response.headers.get('x-router-provider')).toBe('local');
+    expect(kept.response.headers.get('x-router-privacy')).toBe('restricted; kinds=cn_id,email; targets=local');
+    expect(kept.data.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(upstream.chatRequests()).toHaveLength(0);
+    const plain = await ask('What is the weather like?');
+    expect(plain.response.headers.get('x-router-provider')).toBe('cloud');
+    expect(plain.response.headers.get('x-router-privacy')).toBeNull();
+    expect(upstream.chatRequests()).toHaveLength(1);
   });
 
   it('reports a corrupt model file as an upstream error and keeps serving other routes', async () => {

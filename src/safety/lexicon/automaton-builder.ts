@@ -5,8 +5,8 @@
  */
 import { MULTI, NONE, SEP_BIT, SYM_MASK, TERM_BOUNDED, TERM_FREE, childOf, hashSlot, type Automaton } from './automaton.js';
 
-/** Entries of the dense table at most (1 MiB of Int32): every state to depth 3 of 10,000 Latin terms. */
-const DENSE_ENTRIES = 1 << 18;
+/** Entries of the dense table at most (2 MiB of Int32): every state to depth 3 or 4 of 10,000 Latin terms. */
+const DENSE_ENTRIES = 1 << 19;
 
 export class AutomatonBuilder {
   private symOf = new Int32Array(0x10000);

@@ -7,7 +7,8 @@
  * removed), per list with or without word boundaries and separators (scanner.ts); hits are in
  * offsets of the original text.
  */
-import { AutomatonBuilder, type Automaton } from './automaton.js';
+import type { Automaton } from './automaton.js';
+import { AutomatonBuilder } from './automaton-builder.js';
 import { SEPARATORS } from './char-class.js';
 import { LexiconError } from './lexicon-error.js';
 import { MAX_TERM_LENGTH, parseLexiconFile, readLexiconFile, termProblem } from './lexicon-file.js';

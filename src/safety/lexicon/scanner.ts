@@ -21,7 +21,7 @@
  * the left context the caller puts before the next scan.
  */
 import { MAX_SEPARATOR_RUN, isWordAt, isWordBefore } from './char-class.js';
-import { MULTI, SEP_BIT, SYM_MASK, TERM_FREE, hashSlot, type Automaton } from './automaton.js';
+import { MULTI, SEP_BIT, SYM_MASK, TERM_FREE, hashSlot, step, type Automaton } from './automaton.js';
 import { NormBuffers, lastSegmentStart, normalizeInto } from './normalize.js';
 import type { LexiconHit, LexiconScan } from './lexicon.js';
 
@@ -71,7 +71,7 @@ export function scanText(a: Automaton, lists: ScanLists, text: string, final: bo
   }
   let split = segUnit >= 0 ? segUnit : len + 1;
 
-  const { symOf, rootNext, edgeSym, edgeNext, hashState, hashSym, hashNext, hashMask, hashShift, fail, outFlag, denseWidth, denseRow, dense } = a;
+  const { symOf, rootNext, edgeSym, edgeNext, hashState, hashSym, hashNext, hashMask, hashShift, fail, outFlag, denseWidth, denseRows, dense } = a;
   const map = sToN;
   let state = 0;
   let sLen = 0;
@@ -105,12 +105,12 @@ export function scanText(a: Automaton, lists: ScanLists, text: string, final: bo
       x &= SYM_MASK;
     }
     if (x === 0) state = 0;
-    else if (x <= denseWidth && denseRow[state]! >= 0) state = dense[denseRow[state]! + x - 1]!;
+    else if (state < denseRows && x <= denseWidth) state = dense[state * denseWidth + x - 1]!;
     else {
       let s = state;
       for (;;) {
-        if (x <= denseWidth && denseRow[s]! >= 0) {
-          s = dense[denseRow[s]! + x - 1]!;
+        if (s < denseRows && x <= denseWidth) {
+          s = dense[s * denseWidth + x - 1]!;
           break;
         }
         if (s === 0) {
@@ -252,24 +252,4 @@ function unitAtOrAfter(srcStart: Int32Array | null, length: number, at: number):
 function endsWithHighSurrogate(text: string): boolean {
   const c = text.charCodeAt(text.length - 1);
   return c >= 0xd800 && c <= 0xdbff;
-}
-
-/** One transition (with failure links), outside the hot loop. */
-function step(a: Automaton, state: number, x: number): number {
-  if (x === 0) return 0;
-  let s = state;
-  for (;;) {
-    if (s === 0) return a.rootNext[x]!;
-    const es = a.edgeSym[s]!;
-    if (es === x) return a.edgeNext[s]!;
-    if (es === MULTI) {
-      for (let h = hashSlot(s, x, a.hashShift); ; h = (h + 1) & a.hashMask) {
-        const hs = a.hashState[h]!;
-        if (hs === s) {
-          if (a.hashSym[h] === x) return a.hashNext[h]!;
-        } else if (hs === 0) break;
-      }
-    }
-    s = a.fail[s]!;
-  }
 }
