@@ -9,7 +9,7 @@ import { chatRequest } from '../../fixtures/requests.js';
 
 /** A fake of the in-process model's kind: local by default. */
 class LocalFake extends FakeProvider {
-  override readonly kind = 'llama-cpp';
+  override readonly kind: string = 'llama-cpp';
 }
 
 const signal = () => new AbortController().signal;
