@@ -1,6 +1,6 @@
 /**
  * The input side of content safety: lexicon rules and PII/secret detectors over every text a
- * request carries. `block` throws ContentPolicyViolation (after counting it); `mask` and
+ * request carries (messages, tool results, earlier tool calls, tool descriptions). `block` throws ContentPolicyViolation (after counting it); `mask` and
  * `redact` rewrite the messages in place before the request leaves; `flag` only counts.
  * Findings of the route's privacy kinds constrain the request to local/trusted targets.
  */
@@ -54,7 +54,7 @@ export function filterInput(chat: ChatRequest, policy: CompiledPolicy, lexicon: 
   // restoring the answer cannot turn the app's literal "<EMAIL_1>" into someone's address.
   if (vault) for (const t of messageTexts(chat.messages)) vault.reserveExisting(t);
   const privacyFound = new Set<PiiKind>();
-  rewriteMessageTexts(chat.messages, (original) => {
+  const filterText = (original: string): string => {
     const text = applyLexicon(original, lexicon, policy.lexiconInput, policy.mask, tally, 'input');
     if (!policy.inputKinds.size || !text) return text;
     const findings = detectPii(text, policy.inputKinds, detect);
@@ -80,7 +80,35 @@ export function filterInput(chat: ChatRequest, policy: CompiledPolicy, lexicon: 
       at = f.end;
     }
     return out + text.slice(at);
-  });
+  };
+  // A term split over the text parts of one message reaches the model whole: blocked (or
+  // counted) on the parts joined; masking works part by part.
+  if (policy.lexiconInput.size) {
+    for (const m of chat.messages) {
+      if (!Array.isArray(m.content)) continue;
+      const parts = m.content.flatMap((p) => (p.type === 'text' && typeof p.text === 'string' ? [p.text] : []));
+      if (parts.length < 2) continue;
+      const joined = lexicon.scan(parts.join(''));
+      let at = 0;
+      const bounds = parts.map((p) => (at += p.length));
+      for (const h of joined.hits) {
+        const action = policy.lexiconInput.get(h.category);
+        // Only matches across a part boundary: the others are found part by part below.
+        if (!action || !bounds.some((b) => h.start < b && h.end > b)) continue;
+        tally.add('input', 'lexicon', h.category, action);
+        if (action === 'block') throw new ContentPolicyViolation('input', 'lexicon', h.category);
+      }
+    }
+  }
+  rewriteMessageTexts(chat.messages, filterText);
+  // Tool descriptions reach the model too.
+  if (chat.tools) {
+    chat.tools = chat.tools.map((t) => {
+      const d = t.function.description;
+      const next = d ? filterText(d) : d;
+      return next === d ? t : { ...t, function: { ...t.function, description: next } };
+    });
+  }
   return {
     ...(vault && vault.size > 0 ? { vault } : {}),
     ...(privacyFound.size && policy.privacy ? { privacy: { kinds: [...privacyFound], allow: [...policy.privacy.allow] } } : {}),

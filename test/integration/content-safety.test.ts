@@ -121,6 +121,9 @@ routes:
         expect(err.message.toLowerCase()).not.toContain('forbidden');
         expect(err.message).not.toContain('敏感');
       }
+      // Split over two text parts of one message: the model would read it whole.
+      const split = await refusal(client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: [{ type: 'text', text: 'say forbid' }, { type: 'text', text: 'denword' }] }] }));
+      expect(split.code).toBe('content_policy_violation');
       expect(up.chatRequests()).toHaveLength(0);
     });
 
@@ -134,12 +137,15 @@ routes:
           { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'result: badword!' }] },
           { role: 'user', content: 'badwords stay (word boundary), xbadword too' },
         ],
+        tools: [{ type: 'function', function: { name: 'f', description: 'finds badword things', parameters: { type: 'object', properties: {} } } }],
+        tool_choice: 'none',
       });
       const sent = up.chatRequests()[0]!.body as { messages: Array<{ content: unknown; tool_calls?: Array<{ function: { arguments: string } }> }> };
       expect(sent.messages[1]!.content).toBe('a ************* and a ***** one');
       expect(sent.messages[2]!.tool_calls![0]!.function.arguments).toBe('{"q":"*******"}');
       expect(sent.messages[3]!.content).toEqual([{ type: 'text', text: 'result: *******!' }]);
       expect(sent.messages[4]!.content).toBe('badwords stay (word boundary), xbadword too');
+      expect((sent as unknown as { tools: Array<{ function: { description: string } }> }).tools[0]!.function.description).toBe('finds ******* things');
     });
 
     it('blocks secrets and redacts non-reversibly what the policy says', async () => {
@@ -357,5 +363,39 @@ routes:
       await new Promise((r) => setTimeout(r, 300));
       await expect(refusal(ask('newlybanned'))).resolves.toMatchObject({ code: 'content_policy_violation' });
     });
+  });
+});
+
+describe('the audit log through a shutdown, with a Redis copy', () => {
+  it('loses no line on a clean shutdown and copies every line to the Redis stream', async () => {
+    const { Redis } = await import('ioredis');
+    const up = await startFakeUpstream();
+    const stream = `llm-router-test:${process.pid}-${Date.now()}:audit`;
+    const h = await startRouter(`
+providers:
+  up: { kind: openai, apiKeys: [sk-1], baseURL: "${up.url}/v1" }
+routes:
+  chat: { targets: [{ provider: up, model: gpt-4o-mini }] }
+audit: { enabled: true, flushIntervalMs: 1000, redis: { url: "redis://127.0.0.1:6379", stream: "${stream}" } }
+`);
+    const redis = new Redis('redis://127.0.0.1:6379');
+    try {
+      const client = new OpenAI({ baseURL: h.baseURL, apiKey: 'unused', maxRetries: 0 });
+      await Promise.all(Array.from({ length: 40 }, (_, i) => client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: `hi ${i}` }] })));
+      // A long flush interval: the lines are still queued when the shutdown starts.
+      expect(await h.server.shutdown({ drainMs: 2000 })).toBe(true);
+      const dir = path.join(h.dataDir, 'audit');
+      const files = readdirSync(dir).map((f) => path.join(dir, f));
+      const lines = files.flatMap((f) => readFileSync(f, 'utf8').trim().split('\n'));
+      expect(lines.filter((l) => l.includes('"type":"request"'))).toHaveLength(40);
+      expect((await verifyAuditFiles(files)).ok).toBe(true);
+      const copied = (await redis.xrange(stream, '-', '+')).map(([, fields]) => fields[1]);
+      expect(copied).toEqual(lines);
+    } finally {
+      await redis.del(stream);
+      redis.disconnect();
+      await h.close();
+      await up.close();
+    }
   });
 });

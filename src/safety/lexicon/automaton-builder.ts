@@ -27,6 +27,7 @@ export class AutomatonBuilder {
   private entList: number[] = [];
   private entExact: (string | null)[] = [];
   private entNext: number[] = [];
+  private hasSeparatorKeys = false;
 
   /**
    * @param listExact per list: 1 when its terms must match verbatim (no separators skipped).
@@ -49,6 +50,7 @@ export class AutomatonBuilder {
     let s = 0;
     for (let i = 0; i < key.length; i++) {
       const u = key.charCodeAt(i);
+      if (this.symOf[u]! >= SEP_BIT) this.hasSeparatorKeys = true;
       let a = this.symOf[u]! & SYM_MASK;
       if (a === 0) {
         a = ++this.symCount;
@@ -140,10 +142,13 @@ export class AutomatonBuilder {
     let e = 0;
     for (let i = 0; i < n; i++) {
       outStart[i] = e;
+      for (let x = head[order[i]!]!; x !== -1; x = this.entNext[x]!) e++;
+      // The list is newest first: fill it backwards, so entries (and tied hits) keep list order.
+      let w = e;
       for (let x = head[order[i]!]!; x !== -1; x = this.entNext[x]!) {
         const list = this.entList[x]!;
-        outList[e] = list;
-        outExact[e++] = this.entExact[x]!;
+        outList[--w] = list;
+        outExact[w] = this.entExact[x]!;
         own[i] = own[i]! | (this.listBounded[list] === 1 ? TERM_BOUNDED : TERM_FREE);
       }
     }
@@ -209,6 +214,7 @@ export class AutomatonBuilder {
       own,
       stateCount: n,
       entryCount: this.entList.length,
+      hasSeparatorKeys: this.hasSeparatorKeys,
     };
     // Dense rows for the shallowest states; a failure target (shallower) has its row already.
     const rows = width === 0 ? 0 : Math.min(n, Math.floor(DENSE_ENTRIES / width));

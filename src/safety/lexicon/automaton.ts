@@ -58,6 +58,8 @@ export interface Automaton {
   readonly own: Uint8Array;
   readonly stateCount: number;
   readonly entryCount: number;
+  /** Whether some key has a separator unit (c++, a.): separator runs then matter to a stream's tail. */
+  readonly hasSeparatorKeys: boolean;
 }
 
 /** Slot of (state, symbol) in a table of 2^(32 - shift) slots. */

@@ -15,7 +15,7 @@ import { MAX_TERM_LENGTH, parseLexiconFile, readLexiconFile, termProblem } from 
 import { hasComposedChars, normalizeTerm, stripSeparators } from './normalize.js';
 import { scanText, type ScanLists } from './scanner.js';
 
-export { parseLexiconFile } from './lexicon-file.js';
+export { MAX_TERM_LENGTH, parseLexiconFile } from './lexicon-file.js';
 export { LexiconError, type LexiconErrorCode } from './lexicon-error.js';
 
 /** Default cap on the terms of all lists together. */
@@ -53,9 +53,10 @@ export interface LexiconScan {
   /**
    * With `final: false`: where the earliest match still in progress could start (text from
    * here on must be held back and scanned again with what follows); invisible characters just
-   * before it are included. `text.length` when nothing is pending (less only when the text
-   * ends with invisible characters). Hits starting at or after it are found again by that
-   * rescan. With `final: true`: always `text.length`.
+   * before it are included, and no hit crosses it (a hit that would is held whole). Hits
+   * starting at or after it are found again by that rescan. `text.length` when nothing is
+   * pending (less only when the text ends with invisible characters). With `final: true`:
+   * always `text.length`.
    */
   tailStart: number;
 }

@@ -10,8 +10,9 @@
  * mark after a zero-width space stays apart, as NFKC of the whole text keeps it apart too).
  *
  * Fast paths: ASCII is lowered through a table; characters that fold to themselves (most CJK,
- * lower-case Latin, digits) are copied. While every unit comes from the original unit at the
- * same index (no removal, no expansion) no map is written at all (`srcStart === null`).
+ * lower-case Latin, digits) are copied; those that fold to one unit (Ａ, É) are looked up.
+ * While every unit comes from the original unit at the same index (no removal, no expansion)
+ * no map is written at all (`srcStart === null`).
  */
 import { ASCII_FOLD, CH_IGNORABLE, CH_MARK, CH_SEPARATOR, CH_STABLE, MAX_SEPARATOR_RUN, charFlags, foldCodePoint, foldText, isWordAt, isWordBefore } from './char-class.js';
 
@@ -76,8 +77,15 @@ export function normalizeInto(text: string, buf: NormBuffers): NormalizedText {
       continue;
     }
     if (c < 0xd800 || c > 0xdfff) {
-      if ((charFlags(c) & CH_STABLE) === 0) break;
-      units[k++] = c;
+      const f = charFlags(c);
+      if ((f & CH_STABLE) !== 0) units[k++] = c;
+      else {
+        // Folded one to one (Ａ → a, É → é, ， → ,): offsets stay the same.
+        if ((f & (CH_IGNORABLE | CH_MARK)) !== 0) break;
+        const out = foldCodePoint(c);
+        if (out.length !== 1) break;
+        units[k++] = out.charCodeAt(0);
+      }
       i++;
       continue;
     }
@@ -176,9 +184,10 @@ function mappedPhase(text: string, buf: NormBuffers, i0: number, k0: number): No
 }
 
 /**
- * How many units before `i` form a character that was copied as it is (ASCII or stable) and
- * so stands alone as a segment; 0 when the character before is not one (a mark after an
- * ignorable or after another segment starts a segment of its own).
+ * How many units (= original units) the character before a mark at `i` was emitted as, alone:
+ * the mark joins it. A character that gathers its marks (a segment of its own) is never right
+ * before a mark the main loop meets, so the character before is ASCII, stable, or folded one
+ * to one; 0 when it is an ignorable (the mark starts a segment of its own).
  */
 function copiedBefore(text: string, i: number): number {
   const c = text.charCodeAt(i - 1);
@@ -187,7 +196,7 @@ function copiedBefore(text: string, i: number): number {
     const hi = text.charCodeAt(i - 2);
     if (hi >= 0xd800 && hi <= 0xdbff) return (charFlags((hi - 0xd800) * 0x400 + (c - 0xdc00) + 0x10000) & CH_STABLE) !== 0 ? 2 : 0;
   }
-  return (charFlags(c) & CH_STABLE) !== 0 ? 1 : 0;
+  return (charFlags(c) & (CH_IGNORABLE | CH_MARK)) === 0 ? 1 : 0;
 }
 
 /**

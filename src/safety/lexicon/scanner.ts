@@ -11,19 +11,14 @@
  * Word boundaries are decided on the normalised text with separators kept: the code points
  * just before and after a match must not be letters, digits or marks.
  *
- * Streaming (`final: false`): `tailStart` is where the earliest match that could still
- * complete starts: the states on the failure chain of the automaton's last state that are a
- * proper prefix of a term (skipping those whose terms all need a word boundary the character
- * before them already denies), a match at the very end that waits for its right boundary, a
- * trailing separator run still undecided, and, when the lexicon has composed characters, the
- * last segment (a mark in the next chunk may still join it). Invisible characters just before
- * that point are held back too, so that the last character a caller releases is a visible one:
- * the left context the caller puts before the next scan.
+ * With `final: false`, what is still undecided at the end of the text is left to the next scan
+ * (scan-tail.ts says where that starts).
  */
 import { MAX_SEPARATOR_RUN, isWordAt, isWordBefore } from './char-class.js';
-import { MULTI, SEP_BIT, SYM_MASK, TERM_FREE, hashSlot, step, type Automaton } from './automaton.js';
-import { NormBuffers, lastSegmentStart, normalizeInto } from './normalize.js';
+import { MULTI, SEP_BIT, SYM_MASK, hashSlot, type Automaton } from './automaton.js';
+import { NormBuffers, normalizeInto } from './normalize.js';
 import type { LexiconHit, LexiconScan } from './lexicon.js';
+import { openSegment, tailStartOf } from './scan-tail.js';
 
 /** What the scanner needs of the lists, by list index. */
 export interface ScanLists {
@@ -38,8 +33,8 @@ const RETAIN_UNITS = 1 << 20;
 const norm = new NormBuffers();
 let sToN = new Int32Array(1024);
 
-/** Per-scan values the (rare) reporting path reads. */
-interface ScanContext {
+/** Per-scan values the (rare) reporting and tail paths read. */
+export interface ScanContext {
   readonly a: Automaton;
   readonly lists: ScanLists;
   readonly units: Uint16Array;
@@ -49,7 +44,11 @@ interface ScanContext {
   readonly sToN: Int32Array;
   readonly final: boolean;
   readonly hits: LexiconHit[];
-  /** Smallest normalised start of a match waiting for its right boundary (length: none). */
+  /** Matches ending after this normalised unit end in an undecided last segment (length: none). */
+  readonly openFrom: number;
+  /** The character at this unit and after is not known yet (a chunk cut inside a surrogate pair): no right boundary there. */
+  readonly knownTo: number;
+  /** Smallest normalised start of a match not decided yet (length: none). */
   pending: number;
 }
 
@@ -59,17 +58,26 @@ export function scanText(a: Automaton, lists: ScanLists, text: string, final: bo
   const units = n.units;
   const len = n.length;
   if (sToN.length < len + MAX_SEPARATOR_RUN + 1) sToN = new Int32Array(Math.max(len + MAX_SEPARATOR_RUN + 1, sToN.length * 2));
-  const ctx: ScanContext = { a, lists, units, length: len, srcStart: n.srcStart, srcEnd: n.srcEnd, sToN, final, hits: [], pending: len };
-
-  // The last segment may still change when a mark follows in the next chunk: note the state
-  // before it.
-  let segUnit = -1;
-  if (!final && len > 0 && (hasComposed || endsWithHighSurrogate(text))) {
-    const seg = lastSegmentStart(text);
-    if (seg >= 0) segUnit = unitAtOrAfter(n.srcStart, len, seg);
-    if (segUnit >= len) segUnit = -1;
-  }
+  // The last segment may still change with the next chunk: matches that end in it wait, and
+  // when it is held itself, the tail is computed from the state before it.
+  const open = final ? undefined : openSegment(text, n, hasComposed);
+  const segUnit = open?.held ? open.unit : -1;
+  const ctx: ScanContext = {
+    a,
+    lists,
+    units,
+    length: len,
+    srcStart: n.srcStart,
+    srcEnd: n.srcEnd,
+    sToN,
+    final,
+    hits: [],
+    openFrom: open ? open.unit : len,
+    knownTo: open?.cutPair ? open.unit : len,
+    pending: len,
+  };
   let split = segUnit >= 0 ? segUnit : len + 1;
+  const knownTo = ctx.knownTo;
 
   const { symOf, rootNext, edgeSym, edgeNext, hashState, hashSym, hashNext, hashMask, hashShift, fail, outFlag, denseWidth, denseRows, dense } = a;
   const map = sToN;
@@ -91,13 +99,13 @@ export function scanText(a: Automaton, lists: ScanLists, text: string, final: bo
         let j = k + 1;
         while (j < len && j - k <= MAX_SEPARATOR_RUN && symOf[units[j]!]! >= SEP_BIT) j++;
         if (j - k <= MAX_SEPARATOR_RUN) {
-          if (j < len) {
+          if (j < knownTo) {
             if (isWordAt(units, j, len)) {
               k = j; // skipped: a separator run between letters
               continue;
             }
           } else if (!final) {
-            runStart = k; // undecided until the next character arrives
+            runStart = k; // undecided until the next character is known
             break;
           }
         }
@@ -147,27 +155,11 @@ export function scanText(a: Automaton, lists: ScanLists, text: string, final: bo
     k++;
   }
 
-  const hits = ctx.hits;
+  let hits = ctx.hits;
+  // An expansion (ß → ss, ﬁ → fi) maps several normalised matches to one original range.
+  if (n.srcStart && hits.length > 1) hits = dedupe(hits);
   if (hits.length > 1) hits.sort((p, q) => p.start - q.start || p.end - q.end);
-  let tailStart = text.length;
-  if (!final) {
-    // The state at a pending run (the loop stopped before it) is earlier than the snapshot.
-    const tailState = snapState >= 0 ? snapState : state;
-    const tailLen = snapState >= 0 ? snapLen : sLen;
-    let best = Math.min(ctx.pending, inProgressStart(ctx, tailState, tailLen, false));
-    if (segUnit >= 0) best = Math.min(best, segUnit);
-    if (runStart >= 0) {
-      // Were the run not skipped, it would be fed: what could be in progress then.
-      let s = state;
-      let sl = sLen;
-      for (let r = runStart; r < len; r++) {
-        s = step(a, s, symOf[units[r]!]! & SYM_MASK);
-        map[sl++] = r;
-      }
-      best = Math.min(best, inProgressStart(ctx, s, sl, true));
-    }
-    tailStart = cutBefore(ctx, best);
-  }
+  const tailStart = final ? text.length : tailStartOf(ctx, hits, { state, sLen, snapState, snapLen, runStart, segUnit });
   if (units.length > RETAIN_UNITS) norm.shrink(RETAIN_UNITS);
   if (sToN.length > RETAIN_UNITS) sToN = new Int32Array(1024);
   return { hits, tailStart };
@@ -187,9 +179,13 @@ function report(ctx: ScanContext, state: number, nEnd: number, sLen: number): vo
         const exact = a.outExact[e];
         if (exact == null ? spans : !sameUnits(units, nStart, nEnd, exact)) continue;
       }
+      if (nEnd > ctx.openFrom) {
+        if (nStart < ctx.pending) ctx.pending = nStart;
+        continue;
+      }
       if (lists.bounded[li] === 1) {
         if (isWordBefore(units, nStart)) continue;
-        if (nEnd < length) {
+        if (nEnd < ctx.knownTo) {
           if (isWordAt(units, nEnd, length)) continue;
         } else if (!ctx.final) {
           if (nStart < ctx.pending) ctx.pending = nStart;
@@ -207,49 +203,18 @@ function report(ctx: ScanContext, state: number, nEnd: number, sLen: number): vo
   }
 }
 
+function dedupe(hits: LexiconHit[]): LexiconHit[] {
+  const seen = new Set<string>();
+  return hits.filter((h) => {
+    const key = `${h.start}:${h.end}:${h.listId}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function sameUnits(units: Uint16Array, from: number, to: number, s: string): boolean {
   if (to - from !== s.length) return false;
   for (let i = 0; i < s.length; i++) if (units[from + i] !== s.charCodeAt(i)) return false;
   return true;
-}
-
-/**
- * The normalised start of the longest suffix on the failure chain of `state` that may still
- * grow into an accepted match (`withOwn`: terms ending right there count too), or `length`.
- */
-function inProgressStart(ctx: ScanContext, state: number, sLen: number, withOwn: boolean): number {
-  const { a, units } = ctx;
-  for (let s = state; s !== 0; s = a.fail[s]!) {
-    const f = a.below[s]! | (withOwn ? a.own[s]! : 0);
-    if (f === 0) continue;
-    const nStart = ctx.sToN[sLen - a.depth[s]!]!;
-    if ((f & TERM_FREE) !== 0 || !isWordBefore(units, nStart)) return nStart;
-  }
-  return ctx.length;
-}
-
-/** The original offset to hold back from for normalised unit `k`: invisible characters before it included. */
-function cutBefore(ctx: ScanContext, k: number): number {
-  const { srcStart, srcEnd, length } = ctx;
-  if (k >= length) {
-    if (length === 0) return 0;
-    return srcEnd ? srcEnd[length - 1]! : length;
-  }
-  const start = srcStart ? srcStart[k]! : k;
-  if (k === 0) return 0;
-  const prevEnd = srcEnd ? srcEnd[k - 1]! : k;
-  return prevEnd <= start ? prevEnd : start;
-}
-
-/** First normalised unit whose source starts at or after original offset `at`. */
-function unitAtOrAfter(srcStart: Int32Array | null, length: number, at: number): number {
-  if (!srcStart) return Math.min(at, length);
-  let k = length;
-  while (k > 0 && srcStart[k - 1]! >= at) k--;
-  return k;
-}
-
-function endsWithHighSurrogate(text: string): boolean {
-  const c = text.charCodeAt(text.length - 1);
-  return c >= 0xd800 && c <= 0xdbff;
 }
