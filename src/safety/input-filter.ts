@@ -32,8 +32,16 @@ export function applyLexicon(
   direction: 'input' | 'output',
 ): string {
   if (!rules.size || !text) return text;
-  const { hits } = lexicon.scan(text);
+  const { hits, truncated } = lexicon.scan(text);
   if (!hits.length) return text;
+  // A text that is little but terms (more matches than a scan collects) is refused whole.
+  if (truncated) {
+    const category = hits.find((h) => rules.has(h.category))?.category;
+    if (category) {
+      tally.add(direction, 'lexicon', category, 'block');
+      throw new ContentPolicyViolation(direction, 'lexicon', category);
+    }
+  }
   const spans: Span[] = [];
   let blocked: string | undefined;
   for (const h of hits) {

@@ -47,9 +47,13 @@ export interface LexiconHit {
   category: string;
 }
 
+export { MAX_HITS } from './scanner.js';
+
 export interface LexiconScan {
   /** Every match of every list (overlapping and nested ones too), by start, then end. */
   hits: LexiconHit[];
+  /** More than MAX_HITS matches: `hits` holds the first ones only (callers refuse such a text). */
+  truncated?: true;
   /**
    * With `final: false`: where the earliest match still in progress could start (text from
    * here on must be held back and scanned again with what follows); invisible characters just

@@ -20,6 +20,9 @@ import { NormBuffers, normalizeInto } from './normalize.js';
 import type { LexiconHit, LexiconScan } from './lexicon.js';
 import { openSegment, tailStartOf } from './scan-tail.js';
 
+/** Most hits one scan collects: a text made of nested terms cannot make a scan allocate without bound. */
+export const MAX_HITS = 65_536;
+
 /** What the scanner needs of the lists, by list index. */
 export interface ScanLists {
   readonly ids: readonly string[];
@@ -50,6 +53,8 @@ export interface ScanContext {
   readonly knownTo: number;
   /** Smallest normalised start of a match not decided yet (length: none). */
   pending: number;
+  /** MAX_HITS was reached: later matches were not collected. */
+  truncated?: true;
 }
 
 export function scanText(a: Automaton, lists: ScanLists, text: string, final: boolean, hasComposed: boolean): LexiconScan {
@@ -162,7 +167,7 @@ export function scanText(a: Automaton, lists: ScanLists, text: string, final: bo
   const tailStart = final ? text.length : tailStartOf(ctx, hits, { state, sLen, snapState, snapLen, runStart, segUnit });
   if (units.length > RETAIN_UNITS) norm.shrink(RETAIN_UNITS);
   if (sToN.length > RETAIN_UNITS) sToN = new Int32Array(1024);
-  return { hits, tailStart };
+  return ctx.truncated ? { hits, tailStart, truncated: true } : { hits, tailStart };
 }
 
 /** Reports the entries of `state` and of its dictionary links: matches ending at normalised `nEnd`. */
@@ -191,6 +196,10 @@ function report(ctx: ScanContext, state: number, nEnd: number, sLen: number): vo
           if (nStart < ctx.pending) ctx.pending = nStart;
           continue;
         }
+      }
+      if (ctx.hits.length >= MAX_HITS) {
+        ctx.truncated = true;
+        continue;
       }
       ctx.hits.push({
         start: srcStart ? srcStart[nStart]! : nStart,
