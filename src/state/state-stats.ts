@@ -1,5 +1,6 @@
 import type { BatchQueueStats } from './batch-queue.js';
 import type { FailoverLimiterStats } from './failover-limiter.js';
+import type { RedisConnection } from './redis/redis-connection.js';
 import type { StateBackend } from './types.js';
 
 /** Counters of a state backend, for /metrics. */
@@ -15,4 +16,11 @@ export interface StateStats {
 /** A backend as `createStateBackend` returns it: the contract plus counters. */
 export interface ObservableStateBackend extends StateBackend {
   stats(): StateStats;
+  /** The absolute data folder (files of the memory backend, spills of the Redis one). */
+  readonly dataDir: string;
+  /**
+   * Redis only: the backend's connection and key prefix, for the modules that keep their own
+   * state there too (sessions, cache, jobs, stream buffers). Closed with the backend.
+   */
+  readonly redis?: { connection: RedisConnection; keyPrefix: string };
 }

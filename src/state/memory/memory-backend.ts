@@ -25,6 +25,7 @@ export async function createMemoryBackend(options: MemoryBackendOptions): Promis
   const usage = new UsageLedger({ dir: path.join(options.dataDir, 'usage'), logger: options.logger });
   return {
     kind: 'memory',
+    dataDir: options.dataDir,
     keys,
     limiter,
     usage,

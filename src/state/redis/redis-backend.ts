@@ -48,6 +48,8 @@ export async function createRedisBackend(config: RedisStateConfig, options: Redi
   const usage = new RedisUsageSink(conn, config.keyPrefix, { spill, logger, maxLen: options.usageMaxLen });
   return {
     kind: 'redis',
+    dataDir: options.dataDir,
+    redis: { connection: conn, keyPrefix: config.keyPrefix },
     keys,
     limiter,
     usage,
