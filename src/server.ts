@@ -19,6 +19,7 @@ import { createAdminUsageRouter } from './usage/admin-usage-router.js';
 import { clientAuthConfigured, createPolicyRuntime } from './runtime/policy-runtime.js';
 import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 import { createSafetyRuntime } from './safety/safety-runtime.js';
+import { createFeatureRuntime } from './runtime/feature-runtime.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -84,6 +85,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   // State, identity, prices and limits: opened by listen() (async), kept across reloads.
   const policies = createPolicyRuntime(loaded, { logger, metrics, config: () => runtime.config(), fetch: deps.fetch });
   // Lexicons, PII detectors, privacy routing and the audit log: loaded by listen(), kept across reloads.
+  // Cache, sessions, jobs and stream buffers: opened by listen() on the state backend.
+  const features = createFeatureRuntime({ logger, registry: metrics.registry, config: () => runtime.config(), state: () => policies.state() });
   const safety = createSafetyRuntime(loaded, { logger: logger.child({ component: 'safety' }), registry: metrics.registry, config: () => runtime.config() });
   let draining = false;
   const startCfg = loaded.config.server;
@@ -91,7 +94,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const adminListen = startCfg.adminListen;
   const adminRouter = createAdminRoutes(() => gate, policies, runtime, logger);
   const clientAuth = { authenticator: policies.authenticator, open: policies.open };
-  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety });
+  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features });
   const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
   const adminApp = adminListen ? createApp({ runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 
@@ -123,6 +126,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     policies,
     /** Lexicons, detectors, the audit log (loaded once listen() resolved). */
     safety,
+    /** The response cache, sessions, jobs, stream buffers (open once listen() resolved). */
+    features,
 
     /**
      * Listens on host:port (the main listener, HTTPS when server.tls is set) and on
@@ -133,6 +138,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       await policies.start();
       // The lexicon before the first request: a policy that says block never serves unfiltered.
       await safety.start();
+      await features.start();
       const cfg = runtime.config().server;
       const tls = cfg.tls ? readTlsMaterial(cfg.tls, loaded.baseDir) : undefined;
       if (tls?.info.expired) logger.warn({ cert: tls.certPath, validTo: tls.info.validTo }, 'TLS certificate has expired');
@@ -240,6 +246,10 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
           logger.warn({ ms: RUNTIME_CLOSE_MS }, 'providers did not close in time');
           clean = false;
         }
+        if (!(await within(features.close(), RUNTIME_CLOSE_MS))) {
+          logger.warn({ ms: RUNTIME_CLOSE_MS }, 'the cache and job stores did not close in time');
+          clean = false;
+        }
         if (!(await within(safety.close(), RUNTIME_CLOSE_MS))) {
           logger.warn({ ms: RUNTIME_CLOSE_MS }, 'the audit log did not close in time');
           clean = false;
@@ -265,6 +275,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         }),
       );
       await runtime.close();
+      await features.close();
       await safety.close();
       await policies.close();
     },

@@ -13,6 +13,8 @@ export interface CachedAnswer {
   storedAt: number;
   /** Route that produced it. */
   route: string;
+  /** The target that produced it (for the cost a hit saves). */
+  target?: { provider: string; model: string };
 }
 
 /** A hit. */

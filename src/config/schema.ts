@@ -7,6 +7,7 @@ import { stateSchema } from '../state/state-schema.js';
 
 export { byteSize, parseByteSize } from '../../providers/shared/options.js';
 import { auditSchema, crossCheckSafety, safetySchema } from './safety-schema.js';
+import { cacheSchema, routeCacheSchema } from '../cache/cache-schema.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
 export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
@@ -25,6 +26,30 @@ export const targetSchema = z.strictObject({
     .enum(['local', 'trusted', 'untrusted'])
     .optional()
     .describe('How far prompts may be trusted to this target, for privacy routing. Default: local for the llama-cpp provider, untrusted for cloud providers.'),
+  /** Cap on live requests in flight to this provider/model, shared by every route that lists it. */
+  maxConcurrent: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Most live requests in flight at once to this provider and model (a stream holds its slot until it ends), counted over every route that lists the same provider/model; when routes differ, the smallest value applies. Absent: no cap.'),
+  /** Requests that may wait for a slot; beyond it a request moves on to the next target. */
+  maxQueue: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Requests that may wait for a slot when maxConcurrent are in flight (needs maxConcurrent; the smallest over the routes applies). Default 0: none wait, a request that finds no slot tries the next target, and when no target can take it the app gets 429 with Retry-After.'),
+  /** Longest wait in the queue before moving on to the next target. */
+  maxQueueWaitMs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Longest time a request waits in the queue for a slot before it tries the next target (the smallest over the routes applies; the route deadline still bounds it). Default 1000.'),
+}).refine((t) => t.maxConcurrent !== undefined || (t.maxQueue === undefined && t.maxQueueWaitMs === undefined), {
+  path: ['maxQueue'],
+  message: 'maxQueue and maxQueueWaitMs only apply with maxConcurrent (set it on this target)',
 });
 
 export const retrySchema = z.strictObject({
@@ -108,6 +133,7 @@ export const routeSchema = z.strictObject({
   /** What to do with a prompt too long for every target; absent: refuse (context_length_exceeded). */
   truncation: truncationSchema.optional().describe('Truncation of prompts too long for the route\'s targets; absent: such a request gets 400 context_length_exceeded.'),
   /** Shown in GET /v1/models. */
+  cache: routeCacheSchema.optional().describe('Response cache of this route (exact match, scoped per key by default); absent: answers are never cached.'),
   safety: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Safety policy (a key of safety.policies) of this route; a key\'s or team\'s own policy wins.'),
   description: z.string().optional().describe('Shown to operators; not sent to apps.'),
 }).refine((r) => r.defaultMaxTokens === undefined || r.defaultMaxTokens <= r.caps.maxTokens, {
@@ -217,6 +243,7 @@ export const configSchema = z
     budgets: budgetsSchema.prefault({}).describe('Team budgets and the soft-threshold webhook.'),
     safety: safetySchema.prefault({}).describe('Content safety: lexicon filters, PII and secret detectors, privacy routing.'),
     audit: auditSchema.prefault({}).describe('The tamper-evident audit log (off by default).'),
+    cache: cacheSchema.prefault({}).describe('Bounds of the response cache (routes turn it on with routes.<name>.cache).'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),
   });

@@ -7,6 +7,7 @@ import { mayUseRoute } from '../identity/authenticator.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestMeter } from '../policies/request-meter.js';
 import type { SafetyRuntime } from '../safety/safety-runtime.js';
+import type { FeatureRuntime } from '../runtime/feature-runtime.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   meter?: RequestMeter;
   /** Content safety and the audit log (absent: none). */
   safety?: SafetyRuntime;
+  /** Cache, sessions, jobs, stream buffers (absent: none). */
+  features?: FeatureRuntime;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -153,7 +156,7 @@ export function createApp(deps: AppDeps): express.Express {
       const routes = runtime.config().routes;
       return Object.hasOwn(routes, name) ? routes[name] : undefined;
     };
-    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter, safety: deps.safety }));
+    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features }));
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
     // Only the routes this caller may use: a key limited to some routes sees those.

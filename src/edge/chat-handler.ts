@@ -21,6 +21,10 @@ import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
 import { abortable, shuttingDownError, shuttingDownEvent, untilAborted, type InflightRegistry } from './inflight.js';
 import { SSE_HEADERS, writeEvent } from './sse.js';
+import { CACHE_HEADER, COALESCED_HEADER, requestCache, storeWhenWhole, type RequestCache } from './request-cache.js';
+import type { FeatureRuntime } from '../runtime/feature-runtime.js';
+import type { Target } from '../core/provider.js';
+import { replayStream, type CacheLookup } from '../cache/index.js';
 import { ContentPolicyViolation } from '../safety/safety-errors.js';
 import { messageTexts } from '../safety/text-fields.js';
 
@@ -40,6 +44,8 @@ export interface ChatHandlerDeps {
   meter?: RequestMeter;
   /** Content safety (lexicons, PII, privacy routing) and the audit log; absent: none. */
   safety?: SafetyRuntime;
+  /** The response cache and coalescing; absent: none. */
+  features?: FeatureRuntime;
 }
 
 /** Ends the accounting of a request once: the usage record, then the filter metrics and audit lines. `answer`: the text the app received (audit text capture). */
@@ -124,8 +130,28 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       // redact) and keep the request on local/trusted targets (privacy routing).
       safety?.input(chat);
       if (deps.audit()) log.info({ audit: { messages: safety ? messageTextsForLog(chat, safety) : chat.messages } }, 'audit request');
-      if (chat.stream) await serveStream(chat, await bounded(dispatcher.stream(chat, signal)), res, deps, log, finish, stop, usage, safety);
-      else await serveJson(chat, await bounded(dispatcher.chat(chat, signal)), res, deps, log, finish, usage, safety);
+      // The cache: a fresh hit answers at once; identical requests in flight share one call.
+      const cache = route && deps.features ? requestCache(deps.features.cache, chat, route, identity, req.headers['cache-control']) : undefined;
+      const hit = cache?.read ? await cache.lookup(false) : undefined;
+      if (hit) {
+        await serveCached(chat, hit, res, deps, log, finish, stop, usage, safety);
+        return;
+      }
+      try {
+        if (chat.stream) {
+          const { served, shared } = cache ? await bounded(cache.stream((s) => dispatcher.stream(chat!, s), signal)) : { served: await bounded(dispatcher.stream(chat, signal)), shared: false };
+          await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, cache && { cache, shared });
+        } else {
+          const { served, shared } = cache ? await bounded(cache.chat((s) => dispatcher.chat(chat!, s), signal)) : { served: await bounded(dispatcher.chat(chat, signal)), shared: false };
+          await serveJson(chat, served, res, deps, log, finish, usage, safety, cache && { cache, shared });
+        }
+      } catch (err) {
+        // Degradation: no target could answer; an answer past its TTL (within maxStaleMs) is better than none.
+        const stale = cache && cache.cfg.maxStaleMs > 0 && degradable(err) && !stop?.aborted ? await cache.lookup(true) : undefined;
+        if (!stale) throw err;
+        log.warn({ route: chat.model, ageMs: stale.ageMs }, 'no target could answer; serving a stale cached answer');
+        await serveCached(chat, stale, res, deps, log, finish, stop, usage, safety, err instanceof RouteError ? err.attempts : []);
+      }
     } catch (err) {
       if (stop?.aborted) {
         // The shutdown drain ran out before this request was answered.
@@ -154,6 +180,31 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   };
 }
 
+/** Whether a failure means no target could answer (then the degradation ladder applies), not a fault of the request. */
+function degradable(err: unknown): boolean {
+  if (!(err instanceof RouteError)) return false;
+  if (err.reason === 'no_available_target') return true;
+  return err.reason === 'exhausted' && err.last !== undefined && ['server', 'timeout', 'network', 'rate_limit', 'breaker_open', 'capacity'].includes(err.last.kind);
+}
+
+/** Answers from the cache: JSON, or replayed as a well-formed stream, through the request's output filters. */
+async function serveCached(chat: ChatRequest, hit: CacheLookup, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop: AbortSignal | undefined, usage: RequestUsage | undefined, safety: RequestSafety | undefined, attempts: Attempt[] = []): Promise<void> {
+  const response = structuredClone(hit.answer.response);
+  const target: Target = { provider: 'cache', model: response.model };
+  const headers: Record<string, string> = { 'x-router-cache-age-ms': String(Math.round(hit.ageMs)) };
+  if (hit.stale) headers[DEGRADED_HEADER] = 'stale-cache';
+  const reuse: Reuse = { hit: { stale: hit.stale, ageMs: hit.ageMs, ...(hit.answer.target ? { target: hit.answer.target } : {}) } };
+  if (chat.stream) {
+    const served: RoutedStream = { stream: { model: response.model, chunks: replayStream(response, { includeUsage: true }) }, target, attempts, upstreamMs: 0, notes: { headers } };
+    await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, reuse);
+  } else {
+    await serveJson(chat, { response, target, attempts, upstreamMs: 0, notes: { headers } }, res, deps, log, finish, usage, safety, reuse);
+  }
+}
+
+/** Response header naming the degradation step that answered (stale-cache, rules, queued). */
+export const DEGRADED_HEADER = 'x-router-degraded';
+
 /** The request's texts for the `logging.audit` log line: after the input filters, secrets and the policy's PII kinds replaced by labels. */
 function messageTextsForLog(chat: ChatRequest, safety: RequestSafety): string[] {
   return messageTexts(chat.messages).map((t) => safety.redactForRecord(t));
@@ -163,8 +214,41 @@ function envelope(model: string, created?: number, fingerprint?: string | null):
   return { id: newCompletionId(), created: created ?? Math.floor(Date.now() / 1000), model, ...(fingerprint !== undefined ? { systemFingerprint: fingerprint } : {}) };
 }
 
-async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety): Promise<void> {
+/**
+ * How an answer relates to the cache: `cache` (it may be stored), `shared` (it came from an
+ * identical request in flight), `hit` (it came from the cache). Shared and cached answers cost
+ * the app nothing: their usage record says so, and what they saved is counted apart.
+ */
+interface Reuse {
+  cache?: RequestCache;
+  shared?: boolean;
+  hit?: { stale: boolean; ageMs: number; target?: Target };
+}
+
+/** The outcome of a reused answer, its cache header, and what it saved (metrics). */
+function reuseOf(reuse: Reuse | undefined): { outcome?: string; header?: string } {
+  if (reuse?.hit) return { outcome: reuse.hit.stale ? 'cache_stale' : 'cache_hit', header: reuse.hit.stale ? 'stale' : 'hit' };
+  if (reuse?.shared) return { outcome: 'coalesced', header: 'hit' };
+  return reuse?.cache ? { header: reuse.cache.status } : {};
+}
+
+function countReuse(deps: ChatHandlerDeps, route: string, reuse: Reuse | undefined, answer: Usage | undefined, usage: RequestUsage | undefined, producer: Target | undefined): void {
+  const m = deps.features?.cacheMetrics;
+  if (!m || !reuse || (!reuse.cache && !reuse.hit)) return;
+  const result = reuse.hit ? (reuse.hit.stale ? 'stale' : 'hit') : reuse.shared ? 'coalesced' : reuse.cache!.status;
+  m.lookups.inc({ route, result });
+  if (result === 'miss' || result === 'bypass' || !answer) return;
+  m.tokensSaved.inc({ route, type: 'prompt' }, answer.promptTokens);
+  m.tokensSaved.inc({ route, type: 'completion' }, answer.completionTokens);
+  const nanos = producer && usage ? usage.costOf(producer, answer) : null;
+  if (nanos) m.costSaved.inc({ route }, nanos / 1e9);
+}
+
+async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse): Promise<void> {
   const r = served.response;
+  const reused = reuseOf(reuse);
+  // Stored as the upstream gave it, before the filters: a hit goes through the filters of the request it answers.
+  if (reuse?.cache && !reuse.shared && !reuse.hit) reuse.cache.store(r, served.target);
   // Output filters (mask, block → the route's refusal) and restored placeholders, before any byte goes out.
   safety?.response(r);
   const body = toWireResponse(r, envelope(r.model, r.created, r.systemFingerprint));
@@ -174,8 +258,10 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Respons
   setHeaders(res, usage?.headers());
   // Priced by the target that served (a fallback is billed at its own price). No header when
   // the price is unknown: never "0" for a cost nobody knows (a local model's 0 is real).
-  const cost = usage && r.usage ? usage.costOf(served.target, r.usage) : null;
+  const cost = reused.outcome ? 0 : usage && r.usage ? usage.costOf(served.target, r.usage) : null;
   if (cost !== null) res.setHeader(COST_HEADER, formatUsd(cost));
+  if (reused.header) res.setHeader(CACHE_HEADER, reused.header);
+  if (reuse?.shared) res.setHeader(COALESCED_HEADER, 'true');
   // Written directly: express's res.json does content negotiation and freshness work that a
   // POST answer never needs, on the hottest path of the router.
   const text = JSON.stringify(body);
@@ -185,11 +271,14 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Respons
   deps.metrics.requests.inc({ ...labels, outcome: 'ok', stream: 'false' });
   deps.metrics.latency.observe({ ...labels, stream: 'false' }, totalMs / 1000);
   deps.metrics.overhead.observe({ route: chat.model, stream: 'false' }, overheadMs / 1000);
-  countTokens(deps, chat.model, served.target.provider, r.usage);
+  if (!reused.outcome) countTokens(deps, chat.model, served.target.provider, r.usage);
+  countReuse(deps, chat.model, reuse, r.usage, usage, reuse?.hit ? reuse.hit.target : served.target);
   // No usage reported: the answer's text is counted instead.
   const answered = r.usage ? undefined : r.choices.map((c) => `${c.message.content ?? ''}${(c.message.toolCalls ?? []).map((t) => t.function.name + t.function.arguments).join('')}`).join('');
   const captured = deps.safety?.auditLog() ? r.choices.map((c) => c.message.content ?? '').join('\n') : undefined;
-  finish({ outcome: 'ok', target: served.target, usage: r.usage, streamedText: answered, attempts: served.attempts }, captured);
+  // A reused answer was paid for once, by the request that produced it.
+  if (reused.outcome) finish({ outcome: reused.outcome, attempts: served.attempts }, captured);
+  else finish({ outcome: 'ok', target: served.target, usage: r.usage, streamedText: answered, attempts: served.attempts }, captured);
   log.info({ route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), attempts: served.attempts.length }, 'served');
 }
 
@@ -199,15 +288,21 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse): Promise<void> {
   const s = served.stream;
+  const reused = reuseOf(reuse);
+  const cache = reuse?.cache;
+  // A stream that ends whole is stored as the upstream gave it (before the filters).
+  const raw = cache && !reuse.shared && !reuse.hit ? storeWhenWhole(s.chunks, s.model, chat.params.n ?? 1, (r) => cache.store(r, served.target)) : s.chunks;
   // Output filters as a stream transform: a term split across chunks is still caught.
-  const chunks = safety ? safety.stream(s.chunks, chat.params.n ?? 1) : s.chunks;
+  const chunks = safety ? safety.stream(raw, chat.params.n ?? 1) : raw;
   const encoder = new WireChunkEncoder({ ...envelope(s.model, undefined, s.systemFingerprint), promptFilterResults: s.promptFilterResults }, chat.includeUsage);
   const headersAt = performance.now();
   const overheadMs = Math.max(0, headersAt - chat.meta.receivedAt - served.upstreamMs);
   routerHeaders(res, served, overheadMs);
   setHeaders(res, usage?.headers());
+  if (reused.header) res.setHeader(CACHE_HEADER, reused.header);
+  if (reuse?.shared) res.setHeader(COALESCED_HEADER, 'true');
   res.writeHead(200, SSE_HEADERS);
   const labels = { route: chat.model, provider: served.target.provider };
   const ttftMs = headersAt - chat.meta.receivedAt;
@@ -221,7 +316,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
     for await (const chunk of stop ? abortable(chunks, stop) : chunks) {
       if (chunk.type === 'usage') {
         reported = chunk.usage;
-        countTokens(deps, chat.model, served.target.provider, chunk.usage);
+        if (!reused.outcome) countTokens(deps, chat.model, served.target.provider, chunk.usage);
       } else if (chunk.type === 'delta' && (usage || safety)) {
         if (chunk.text) sent.push(chunk.text);
         if (chunk.refusal) sent.push(chunk.refusal);
@@ -230,7 +325,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
       const wire = encoder.encode(chunk);
       if (wire && chunk.type === 'usage' && usage) {
         // The cost of the answer, priced by the target that served: null when its price is unknown.
-        const cost = usage.costOf(served.target, chunk.usage);
+        const cost = reused.outcome ? 0 : usage.costOf(served.target, chunk.usage);
         (wire.usage as Record<string, unknown>).cost_usd = cost === null ? null : Number(formatUsd(cost));
       }
       if (wire) await writeEvent(res, JSON.stringify(wire));
@@ -270,7 +365,10 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
   // Settled with the usage reported, else with the prompt and what the app received (an
   // interrupted stream was still generated, and billed, up to where it stopped).
   const streamed = sent.join('');
-  finish({ outcome, target: served.target, usage: reported, streamedText: streamed, ttftMs, attempts: served.attempts }, streamed);
+  countReuse(deps, chat.model, reuse, reported, usage, reuse?.hit ? reuse.hit.target : served.target);
+  if (reused.outcome && outcome === 'ok') finish({ outcome: reused.outcome, ttftMs, attempts: served.attempts }, streamed);
+  else if (reused.outcome) finish({ outcome, ttftMs, attempts: served.attempts }, streamed);
+  else finish({ outcome, target: served.target, usage: reported, streamedText: streamed, ttftMs, attempts: served.attempts }, streamed);
   const totalMs = performance.now() - chat.meta.receivedAt;
   deps.metrics.requests.inc({ ...labels, outcome, stream: 'true' });
   deps.metrics.latency.observe({ ...labels, stream: 'true' }, totalMs / 1000);

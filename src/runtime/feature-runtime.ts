@@ -1,0 +1,71 @@
+/**
+ * State apps rely on beyond one request: the response cache (and request coalescing). Opened
+ * by `start()` once the state backend is open: in memory by default, in Redis (beside the
+ * other shared state, under the same key prefix) with `state.backend: redis`.
+ */
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { createCoalescer, createMemoryCache, createRedisCache, createStreamCoalescer, type ResponseCache } from '../cache/index.js';
+import type { RouterConfig } from '../config/schema.js';
+import type { ChatChunk } from '../core/chat-response.js';
+import type { CacheDeps } from '../edge/request-cache.js';
+import type { RoutedResponse } from '../routing/dispatcher.js';
+import type { ObservableStateBackend } from '../state/index.js';
+
+export interface FeatureRuntimeDeps {
+  logger: Logger;
+  registry: Registry;
+  config: () => RouterConfig;
+  state: () => ObservableStateBackend | undefined;
+}
+
+/** Cache counters for /metrics: lookups by result, and what hits saved. */
+function createCacheMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    lookups: new Counter({ name: 'llm_router_cache_lookups_total', help: 'Response cache lookups by result (hit, stale, miss, bypass, coalesced).', labelNames: ['route', 'result'], registers }),
+    tokensSaved: new Counter({ name: 'llm_router_cache_tokens_saved_total', help: 'Tokens the cache and coalescing saved (the usage of the answers they served again).', labelNames: ['route', 'type'], registers }),
+    costSaved: new Counter({ name: 'llm_router_cache_cost_saved_usd_total', help: 'USD the cache and coalescing saved, priced by the target that produced the answer (unpriced answers add nothing).', labelNames: ['route'], registers }),
+    storeErrors: new Counter({ name: 'llm_router_cache_store_errors_total', help: 'Answers that could not be stored in the cache.', registers }),
+  };
+}
+
+export type CacheMetrics = ReturnType<typeof createCacheMetrics>;
+
+export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
+  let cache: ResponseCache | undefined;
+  let started: Promise<void> | undefined;
+  const metrics = createCacheMetrics(deps.registry);
+  const cacheDeps: CacheDeps = {
+    cache: () => cache,
+    chatCoalescer: createCoalescer<RoutedResponse>(),
+    streamCoalescer: createStreamCoalescer<ChatChunk>(),
+    onStoreError: (err) => {
+      metrics.storeErrors.inc();
+      deps.logger.warn({ err: (err as Error).message }, 'answer could not be stored in the cache');
+    },
+  };
+
+  return {
+    /** Opens the stores on the state backend in force (call after the policy runtime started). */
+    start(): Promise<void> {
+      started ??= (async () => {
+        const state = deps.state();
+        const cfg = deps.config().cache;
+        if (state?.redis) {
+          cache = createRedisCache({ connection: state.redis.connection, keyPrefix: `${state.redis.keyPrefix}cache:`, maxEntryBytes: cfg.maxEntryBytes });
+        } else {
+          cache = createMemoryCache({ maxBytes: cfg.maxBytes, maxEntryBytes: cfg.maxEntryBytes });
+        }
+      })();
+      return started;
+    },
+    cache: cacheDeps,
+    cacheMetrics: metrics,
+    async close(): Promise<void> {
+      await cache?.close();
+    },
+  };
+}
+
+export type FeatureRuntime = ReturnType<typeof createFeatureRuntime>;
