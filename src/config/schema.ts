@@ -8,6 +8,7 @@ import { stateSchema } from '../state/state-schema.js';
 export { byteSize, parseByteSize } from '../../providers/shared/options.js';
 import { auditSchema, crossCheckSafety, safetySchema } from './safety-schema.js';
 import { cacheSchema, routeCacheSchema } from '../cache/cache-schema.js';
+import { sessionsSchema } from '../sessions/session-schema.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
 export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
@@ -244,6 +245,7 @@ export const configSchema = z
     safety: safetySchema.prefault({}).describe('Content safety: lexicon filters, PII and secret detectors, privacy routing.'),
     audit: auditSchema.prefault({}).describe('The tamper-evident audit log (off by default).'),
     cache: cacheSchema.prefault({}).describe('Bounds of the response cache (routes turn it on with routes.<name>.cache).'),
+    sessions: sessionsSchema.prefault({}).describe('Conversation sessions kept by the router (x-session-id, /v1/sessions).'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),
   });

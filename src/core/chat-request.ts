@@ -76,6 +76,11 @@ export interface RequestMeta {
    * request may only go to targets of these trust levels (and is never shadow-copied).
    */
   privacy?: { kinds: string[]; allow: string[] };
+  /**
+   * The messages hold a stored conversation (a session): when they do not fit a target's
+   * context, the oldest turns are dropped even on a route without `truncation`.
+   */
+  fitHistory?: boolean;
 }
 
 /** A chat request in the router's own schema. */

@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { RequestMeter } from '../policies/request-meter.js';
 import type { SafetyRuntime } from '../safety/safety-runtime.js';
 import type { FeatureRuntime } from '../runtime/feature-runtime.js';
+import { createSessionsRouter } from '../sessions/sessions-router.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
@@ -156,6 +157,8 @@ export function createApp(deps: AppDeps): express.Express {
       const routes = runtime.config().routes;
       return Object.hasOwn(routes, name) ? routes[name] : undefined;
     };
+    const features = deps.features;
+    if (features) v1.use(createSessionsRouter({ store: features.sessions, identity: (res) => identityOf(res.locals), logger }));
     v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features }));
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });

@@ -25,6 +25,14 @@ import { CACHE_HEADER, COALESCED_HEADER, requestCache, storeWhenWhole, type Requ
 import type { FeatureRuntime } from '../runtime/feature-runtime.js';
 import type { Target } from '../core/provider.js';
 import { replayStream, type CacheLookup } from '../cache/index.js';
+import type { ChatMessage } from '../core/chat-request.js';
+import type { ChatResponse } from '../core/chat-response.js';
+import type { Identity } from '../identity/types.js';
+import { answerMessage, spliceHistory, toStore } from '../sessions/splice.js';
+import { InvalidSessionId, isValidSessionId } from '../sessions/session-types.js';
+import { sessionWireError } from '../sessions/session-http-errors.js';
+import { WireValidationError } from '../wire/wire-common.js';
+import { StateUnavailableError } from '../state/types.js';
 import { ContentPolicyViolation } from '../safety/safety-errors.js';
 import { messageTexts } from '../safety/text-fields.js';
 
@@ -124,6 +132,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         sendError(res, routeNotAllowed(chat.model));
         return;
       }
+      // A session: the stored conversation goes in front of the new turn (before the limits
+      // count it and the filters read it: the model receives all of it).
+      const session = route ? await openSession(deps, req, res, chat, identity) : undefined;
       // Unknown routes go on to the dispatcher, which answers 404.
       if (route && usage) await usage.admit(chat, route);
       // Input filters: may refuse (400 content_policy_violation), rewrite the messages (mask,
@@ -140,10 +151,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       try {
         if (chat.stream) {
           const { served, shared } = cache ? await bounded(cache.stream((s) => dispatcher.stream(chat!, s), signal)) : { served: await bounded(dispatcher.stream(chat, signal)), shared: false };
-          await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, cache && { cache, shared });
+          await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, cache && { cache, shared }, session);
         } else {
           const { served, shared } = cache ? await bounded(cache.chat((s) => dispatcher.chat(chat!, s), signal)) : { served: await bounded(dispatcher.chat(chat, signal)), shared: false };
-          await serveJson(chat, served, res, deps, log, finish, usage, safety, cache && { cache, shared });
+          await serveJson(chat, served, res, deps, log, finish, usage, safety, cache && { cache, shared }, session);
         }
       } catch (err) {
         // Degradation: no target could answer; an answer past its TTL (within maxStaleMs) is better than none.
@@ -164,7 +175,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       }
       const route = chat?.model ?? 'unknown';
       const attempts = err instanceof RouteError ? err.attempts : undefined;
-      const e = toWireError(err);
+      const e = (err instanceof StateUnavailableError && !(err instanceof SessionUnavailable) ? undefined : sessionWireError(err, 'x-session-id')) ?? toWireError(err);
       const kind = err instanceof RouteError ? (err.last?.kind ?? err.reason) : isProviderError(err) ? err.kind : e.body.error.code;
       const known = deps.dispatcher().hasRoute(route);
       const outcome = err instanceof LimitRefusal ? (err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limited') : err instanceof ContentPolicyViolation ? 'content_policy_violation' : String(kind);
@@ -179,6 +190,51 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     }
   };
 }
+
+/** A conversation this request belongs to: the new turn is saved with the answer. */
+interface OpenSession {
+  save(answer: ChatMessage, log: Logger): Promise<void>;
+}
+
+/**
+ * Splices a session's history into the request when the app sent `x-session-id` (the
+ * session is created by the first turn that names it). Throws the session errors (400 bad id,
+ * 503 store down) for the edge to answer. Sets x-router-session-turns.
+ */
+async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, chat: ChatRequest, identity: Identity): Promise<OpenSession | undefined> {
+  const header = req.headers[SESSION_HEADER];
+  if (header === undefined) return undefined;
+  const store = deps.features?.sessions();
+  const id = Array.isArray(header) ? header[0] : header;
+  if (!store) throw new WireValidationError('Sessions are off on this router (sessions.enabled: false).', 'x-session-id');
+  if (!isValidSessionId(id)) throw new InvalidSessionId();
+  const incoming = structuredClone(chat.messages);
+  const stored = await store.get(id, identity.keyId).catch((err: unknown) => {
+    throw err instanceof StateUnavailableError ? new SessionUnavailable(err.message) : err;
+  });
+  const spliced = spliceHistory(stored?.messages ?? [], incoming);
+  chat.messages = spliced.messages;
+  chat.meta.sessionId = id;
+  if (spliced.history) chat.meta.fitHistory = true;
+  res.setHeader('x-router-session-id', id);
+  res.setHeader('x-router-session-turns', String(spliced.turns));
+  return {
+    async save(answer, log) {
+      try {
+        await store.append(id, identity.keyId, toStore(incoming, answer));
+      } catch (err) {
+        // The app has its answer; the turn is missing from the session, which the log says.
+        log.warn({ session: id, err: (err as Error).message }, 'the turn could not be saved to its session');
+      }
+    },
+  };
+}
+
+/** The session store could not be read (503 naming the session store, not the limits). */
+class SessionUnavailable extends StateUnavailableError {}
+
+/** Request header naming the conversation a request continues. */
+export const SESSION_HEADER = 'x-session-id';
 
 /** Whether a failure means no target could answer (then the degradation ladder applies), not a fault of the request. */
 function degradable(err: unknown): boolean {
@@ -244,7 +300,7 @@ function countReuse(deps: ChatHandlerDeps, route: string, reuse: Reuse | undefin
   if (nanos) m.costSaved.inc({ route }, nanos / 1e9);
 }
 
-async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse): Promise<void> {
+async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession): Promise<void> {
   const r = served.response;
   const reused = reuseOf(reuse);
   // Stored as the upstream gave it, before the filters: a hit goes through the filters of the request it answers.
@@ -262,6 +318,8 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Respons
   if (cost !== null) res.setHeader(COST_HEADER, formatUsd(cost));
   if (reused.header) res.setHeader(CACHE_HEADER, reused.header);
   if (reuse?.shared) res.setHeader(COALESCED_HEADER, 'true');
+  // The answer joins the conversation (as the app receives it) before the app can send the next turn.
+  if (session && r.choices[0]) await session.save(answerMessage(r.choices[0].message), log);
   // Written directly: express's res.json does content negotiation and freshness work that a
   // POST answer never needs, on the hottest path of the router.
   const text = JSON.stringify(body);
@@ -288,14 +346,17 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession): Promise<void> {
   const s = served.stream;
   const reused = reuseOf(reuse);
   const cache = reuse?.cache;
   // A stream that ends whole is stored as the upstream gave it (before the filters).
   const raw = cache && !reuse.shared && !reuse.hit ? storeWhenWhole(s.chunks, s.model, chat.params.n ?? 1, (r) => cache.store(r, served.target)) : s.chunks;
   // Output filters as a stream transform: a term split across chunks is still caught.
-  const chunks = safety ? safety.stream(raw, chat.params.n ?? 1) : raw;
+  const filtered = safety ? safety.stream(raw, chat.params.n ?? 1) : raw;
+  // A whole answer joins the conversation as the app received it; a broken one does not.
+  let answered: ChatResponse | undefined;
+  const chunks = session ? storeWhenWhole(filtered, s.model, chat.params.n ?? 1, (r) => (answered = r)) : filtered;
   const encoder = new WireChunkEncoder({ ...envelope(s.model, undefined, s.systemFingerprint), promptFilterResults: s.promptFilterResults }, chat.includeUsage);
   const headersAt = performance.now();
   const overheadMs = Math.max(0, headersAt - chat.meta.receivedAt - served.upstreamMs);
@@ -358,6 +419,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
       await writeEvent(res, JSON.stringify({ error: { ...e.body.error, message: `The stream was interrupted: ${message}`, code } }));
     }
   }
+  if (session && answered?.choices[0]) await session.save(answerMessage(answered.choices[0].message), log);
   if (!res.destroyed) {
     await writeEvent(res, '[DONE]');
     res.end();

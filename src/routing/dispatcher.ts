@@ -15,6 +15,7 @@ import { dropOldest, TRUNCATED_HEADER } from './truncate.js';
 import { openGate, type TargetGate } from './target-gate.js';
 import { firstThenRest, STREAM_TOO_LONG, withIdleTimeout } from './stream-guards.js';
 import { orderTargets } from './strategy.js';
+import { createTargetConcurrency, releaseWhenDone, type Slot, type TargetConcurrency } from './target-concurrency.js';
 
 /** Response header of a request kept on local/trusted targets by privacy routing. */
 export const PRIVACY_HEADER = 'x-router-privacy';
@@ -25,6 +26,8 @@ export interface DispatcherDeps {
   /** Providers configured but off, with why. */
   disabled: ReadonlyMap<string, string>;
   gate?: TargetGate;
+  /** Per-target concurrency caps; default: built from `routes`. Pass one to keep slots counted across config reloads. */
+  concurrency?: TargetConcurrency;
   metrics?: Metrics;
   now?: () => number;
   random?: () => number;
@@ -49,15 +52,19 @@ export interface RoutedStream extends Served {
 
 type Call<T> = (provider: Provider, target: Target, signal: AbortSignal) => Promise<T>;
 
+/** Provider kinds whose answers never leave the process: trusted as `local` by privacy routing unless a target says otherwise. */
+const LOCAL_KINDS: ReadonlySet<string> = new Set(['llama-cpp', 'rules']);
+
 /** The routing engine: pick targets, retry, fall back, record. */
 export function createDispatcher(deps: DispatcherDeps) {
   const now = deps.now ?? (() => performance.now());
   const random = deps.random ?? Math.random;
   const gate = deps.gate ?? openGate;
+  const concurrency = deps.concurrency ?? createTargetConcurrency({ routes: deps.routes, metrics: deps.metrics, now });
   // A Map, never a property lookup: a route name comes from the app ("toString", "__proto__").
   const routes = new Map(Object.entries(deps.routes));
   /** A target's trust for privacy routing: its own setting, else local for the in-process model, untrusted for a cloud. */
-  const trustOf = (t: TargetConfig): string => t.trust ?? (deps.providers.get(t.provider)?.kind === 'llama-cpp' ? 'local' : 'untrusted');
+  const trustOf = (t: TargetConfig): string => t.trust ?? (LOCAL_KINDS.has(deps.providers.get(t.provider)?.kind ?? '') ? 'local' : 'untrusted');
 
   async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[]; headers: Record<string, string> }> {
     const route = routes.get(req.model);
@@ -96,7 +103,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     let fit = await judgeFit(req, enabled, count);
     let truncatedTokens: number | undefined;
     const longest = largestContext(fit.tooLong);
-    if (!fit.capable.length && longest && route.truncation?.mode === 'drop_oldest') {
+    if (!fit.capable.length && longest && (route.truncation?.mode === 'drop_oldest' || req.meta.fitHistory)) {
       const { target, caps } = longest;
       const full = req.messages;
       const cut = await dropOldest(full, caps.contextLength! - (req.params.maxTokens ?? 0), (messages) =>
@@ -146,9 +153,15 @@ export function createDispatcher(deps: DispatcherDeps) {
   /**
    * Tries targets in turn. `deferSuccess`: a stream's success is only known at its end, so the
    * caller records it then (recording at the first chunk and again on a mid-stream failure
-   * would count one call twice and hide a target whose every stream breaks).
+   * would count one call twice and hide a target whose every stream breaks). It also keeps
+   * the call's concurrency slot, returned as `slot`, for the caller to release at the end.
+   *
+   * Before each call a concurrency slot of the target is taken, at once or after a wait in its
+   * queue. A target that cannot give one is skipped (attempt outcome `capacity`, no retry on
+   * it, nothing recorded against its health); when the last target tried was skipped so, the
+   * route fails with kind `capacity` and the soonest Retry-After of the targets skipped.
    */
-  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; headers: Record<string, string> }> {
+  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; headers: Record<string, string>; slot: Slot }> {
     const { route, targets, headers } = await candidates(req);
     // The route's deadline covers everything: queueing for a socket, retries, backoff, fallbacks.
     const routeDeadline = startDeadline({ parents: [signal], ms: route.timeoutMs, timeoutReason: () => new DOMException('route deadline', 'TimeoutError') });
@@ -157,9 +170,26 @@ export function createDispatcher(deps: DispatcherDeps) {
       const attempts: Attempt[] = [];
       let upstreamMs = 0;
       let last: ProviderError | undefined;
+      let retryAfterMs = Infinity;
       for (const [ti, target] of targets.entries()) {
         const provider = deps.providers.get(target.provider)!;
         for (let attempt = 1; attempt <= route.retry.attempts; attempt++) {
+          const queued = now();
+          const got = await concurrency.acquire(target, deadline);
+          // Waiting for a slot is waiting on the upstream's capacity, not router overhead.
+          upstreamMs += now() - queued;
+          if (!got.ok) {
+            if (got.reason === 'aborted') {
+              if (signal.aborted) throw new ProviderError({ kind: 'aborted', provider: target.provider, message: 'client closed the request' });
+              attempts.push({ provider: target.provider, model: target.model, outcome: 'timeout', ms: got.waitedMs, message: 'route deadline passed while waiting for a concurrency slot' });
+              break;
+            }
+            retryAfterMs = Math.min(retryAfterMs, got.retryAfterMs);
+            const why = got.reason === 'queue_full' ? 'all its slots are busy and its queue is full' : `no slot came free within ${Math.round(got.waitedMs)} ms`;
+            last = new ProviderError({ kind: 'capacity', provider: target.provider, message: `${target.provider}/${target.model} is at its concurrency limit (${why})`, retryAfterMs });
+            attempts.push({ provider: target.provider, model: target.model, outcome: 'capacity', ms: got.waitedMs, message: last.message });
+            break;
+          }
           const started = now();
           try {
             const value = await call(provider, target, deadline);
@@ -168,8 +198,11 @@ export function createDispatcher(deps: DispatcherDeps) {
             attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
             if (!deferSuccess) gate.record(req.model, target, { ok: true, ms });
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
-            return { value, target, attempts, upstreamMs, headers };
+            // A whole answer is over: its slot is free. A stream keeps it until it ends (the caller's).
+            if (!deferSuccess) got.slot.release();
+            return { value, target, attempts, upstreamMs, headers, slot: got.slot };
           } catch (raw) {
+            got.slot.release();
             const ms = now() - started;
             upstreamMs += ms;
             const err = toProviderError(raw, target.provider, signal, deadline);
@@ -240,16 +273,19 @@ export function createDispatcher(deps: DispatcherDeps) {
           throw err;
         }
       }, true);
-      // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
-      if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
       const idleMs = route?.idleTimeoutMs ?? 30_000;
       const { abortUpstream, ...stream } = r.value;
       const started = now();
-      const chunks = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider, route?.maxStreamMs ?? Infinity, now), {
+      const settled = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider, route?.maxStreamMs ?? Infinity, now), {
         ok: () => gate.record(req.model, r.target, { ok: true, ms: r.attempts.at(-1)!.ms + now() - started }),
         failed: (error) => gate.record(req.model, r.target, { ok: false, ms: now() - started, error }),
         abortUpstream,
       });
+      // The target's concurrency slot is held until the stream is over, however it ends; a
+      // stream given up before its first read still closes its upstream call.
+      const chunks = releaseWhenDone(settled, r.slot, { signal, onReturn: abortUpstream });
+      // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
+      if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
       return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(r.value.notes, r.headers) };
     },
   };

@@ -1,5 +1,6 @@
 /**
- * State apps rely on beyond one request: the response cache (and request coalescing). Opened
+ * State apps rely on beyond one request: the response cache (and request coalescing) and
+ * conversation sessions. Opened
  * by `start()` once the state backend is open: in memory by default, in Redis (beside the
  * other shared state, under the same key prefix) with `state.backend: redis`.
  */
@@ -11,6 +12,7 @@ import type { ChatChunk } from '../core/chat-response.js';
 import type { CacheDeps } from '../edge/request-cache.js';
 import type { RoutedResponse } from '../routing/dispatcher.js';
 import type { ObservableStateBackend } from '../state/index.js';
+import { createMemorySessionStore, createRedisSessionStore, type SessionStore } from '../sessions/session-store.js';
 
 export interface FeatureRuntimeDeps {
   logger: Logger;
@@ -34,6 +36,7 @@ export type CacheMetrics = ReturnType<typeof createCacheMetrics>;
 
 export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
   let cache: ResponseCache | undefined;
+  let sessions: SessionStore | undefined;
   let started: Promise<void> | undefined;
   const metrics = createCacheMetrics(deps.registry);
   const cacheDeps: CacheDeps = {
@@ -52,18 +55,24 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
       started ??= (async () => {
         const state = deps.state();
         const cfg = deps.config().cache;
+        const sessionsCfg = deps.config().sessions;
         if (state?.redis) {
           cache = createRedisCache({ connection: state.redis.connection, keyPrefix: `${state.redis.keyPrefix}cache:`, maxEntryBytes: cfg.maxEntryBytes });
+          if (sessionsCfg.enabled) sessions = createRedisSessionStore(sessionsCfg, { connection: state.redis.connection, keyPrefix: `${state.redis.keyPrefix}sess:` });
         } else {
           cache = createMemoryCache({ maxBytes: cfg.maxBytes, maxEntryBytes: cfg.maxEntryBytes });
+          if (sessionsCfg.enabled) sessions = createMemorySessionStore(sessionsCfg);
         }
       })();
       return started;
     },
     cache: cacheDeps,
+    /** The conversation store; undefined when sessions are off (or before start). */
+    sessions: (): SessionStore | undefined => sessions,
     cacheMetrics: metrics,
     async close(): Promise<void> {
       await cache?.close();
+      await sessions?.close();
     },
   };
 }
