@@ -7,11 +7,12 @@ import { z } from 'zod';
 import { azureDisabledReason, azureOptionsSchema } from './azure-openai/options.js';
 import { llamaDisabledReason, llamaOptionsSchema } from './llama-cpp/options.js';
 import { openaiDisabledReason, openaiOptionsSchema } from './openai/options.js';
+import { rulesDisabledReason, rulesOptionsSchema } from './rules/options.js';
 import type { MissingVariable } from './shared/options.js';
 
 export type { MissingVariable } from './shared/options.js';
 
-export const providerOptionsSchema = z.discriminatedUnion('kind', [openaiOptionsSchema, azureOptionsSchema, llamaOptionsSchema]);
+export const providerOptionsSchema = z.discriminatedUnion('kind', [openaiOptionsSchema, azureOptionsSchema, llamaOptionsSchema, rulesOptionsSchema]);
 export type ProviderOptions = z.infer<typeof providerOptionsSchema>;
 
 type DisabledChecks = { [K in ProviderOptions['kind']]: (config: Extract<ProviderOptions, { kind: K }>, missing: readonly MissingVariable[]) => string | undefined };
@@ -20,6 +21,7 @@ const disabledChecks: DisabledChecks = {
   openai: openaiDisabledReason,
   'azure-openai': azureDisabledReason,
   'llama-cpp': llamaDisabledReason,
+  rules: rulesDisabledReason,
 };
 
 /** Why a configured provider is off (`enabled: false`, unset variables, no credential), or undefined. */

@@ -8,6 +8,7 @@ import type { Provider } from '../src/core/provider.js';
 import { createOpenAIProvider } from './openai/index.js';
 import { createAzureOpenAIProvider } from './azure-openai/index.js';
 import { createLlamaCppProvider } from './llama-cpp/index.js';
+import { createRulesProvider } from './rules/index.js';
 
 export interface ProviderFactoryContext {
   logger: Logger;
@@ -23,6 +24,7 @@ const factories: FactoryMap = {
   openai: createOpenAIProvider,
   'azure-openai': createAzureOpenAIProvider,
   'llama-cpp': createLlamaCppProvider,
+  rules: createRulesProvider,
 };
 
 export function createProvider(id: string, config: ProviderConfig, ctx: ProviderFactoryContext): Provider {

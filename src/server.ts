@@ -86,7 +86,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const policies = createPolicyRuntime(loaded, { logger, metrics, config: () => runtime.config(), fetch: deps.fetch });
   // Lexicons, PII detectors, privacy routing and the audit log: loaded by listen(), kept across reloads.
   // Cache, sessions, jobs and stream buffers: opened by listen() on the state backend.
-  const features = createFeatureRuntime({ logger, registry: metrics.registry, config: () => runtime.config(), state: () => policies.state() });
+  const features = createFeatureRuntime({ logger, registry: metrics.registry, config: () => runtime.config(), state: () => policies.state(), inflight });
   const safety = createSafetyRuntime(loaded, { logger: logger.child({ component: 'safety' }), registry: metrics.registry, config: () => runtime.config() });
   let draining = false;
   const startCfg = loaded.config.server;

@@ -9,6 +9,7 @@ export { byteSize, parseByteSize } from '../../providers/shared/options.js';
 import { auditSchema, crossCheckSafety, safetySchema } from './safety-schema.js';
 import { cacheSchema, routeCacheSchema } from '../cache/cache-schema.js';
 import { sessionsSchema } from '../sessions/session-schema.js';
+import { routeResumableSchema, streamsSchema } from '../streams/streams-schema.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
 export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
@@ -134,6 +135,7 @@ export const routeSchema = z.strictObject({
   /** What to do with a prompt too long for every target; absent: refuse (context_length_exceeded). */
   truncation: truncationSchema.optional().describe('Truncation of prompts too long for the route\'s targets; absent: such a request gets 400 context_length_exceeded.'),
   /** Shown in GET /v1/models. */
+  resumable: routeResumableSchema,
   cache: routeCacheSchema.optional().describe('Response cache of this route (exact match, scoped per key by default); absent: answers are never cached.'),
   safety: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Safety policy (a key of safety.policies) of this route; a key\'s or team\'s own policy wins.'),
   description: z.string().optional().describe('Shown to operators; not sent to apps.'),
@@ -246,6 +248,7 @@ export const configSchema = z
     audit: auditSchema.prefault({}).describe('The tamper-evident audit log (off by default).'),
     cache: cacheSchema.prefault({}).describe('Bounds of the response cache (routes turn it on with routes.<name>.cache).'),
     sessions: sessionsSchema.prefault({}).describe('Conversation sessions kept by the router (x-session-id, /v1/sessions).'),
+    streams: streamsSchema.prefault({}).describe('Resumable streams (x-router-resumable, reconnect with Last-Event-ID): bounds of their buffers.'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),
   });

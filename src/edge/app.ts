@@ -158,7 +158,15 @@ export function createApp(deps: AppDeps): express.Express {
       return Object.hasOwn(routes, name) ? routes[name] : undefined;
     };
     const features = deps.features;
-    if (features) v1.use(createSessionsRouter({ store: features.sessions, identity: (res) => identityOf(res.locals), logger }));
+    if (features) {
+      v1.use(createSessionsRouter({ store: features.sessions, identity: (res) => identityOf(res.locals), logger }));
+      // Reconnect to a resumable stream (Last-Event-ID or ?after=).
+      v1.get('/chat/completions/streams/:id', (req, res, next) => {
+        const handler = features.resumable()?.resumeHandler();
+        if (handler) return handler(req, res, next);
+        res.status(404).json({ error: { message: 'Resumable streams are not available.', type: 'invalid_request_error', param: 'id', code: 'stream_not_found' } });
+      });
+    }
     v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features }));
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });

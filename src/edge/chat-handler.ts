@@ -33,6 +33,7 @@ import { InvalidSessionId, isValidSessionId } from '../sessions/session-types.js
 import { sessionWireError } from '../sessions/session-http-errors.js';
 import { WireValidationError } from '../wire/wire-common.js';
 import { StateUnavailableError } from '../state/types.js';
+import { formatEvent, lastEventIdOf, parseEventId, STREAM_ID_HEADER, wantsResumable, writeFrame, type ResumableStream } from '../streams/resumable-stream.js';
 import { ContentPolicyViolation } from '../safety/safety-errors.js';
 import { messageTexts } from '../safety/text-fields.js';
 
@@ -95,13 +96,15 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const requestId = res.locals.requestId as string;
     // Aborts upstream work when the app goes away before the answer is complete.
     const client = new AbortController();
+    // A resumable stream replaces this: the upstream goes on for a client that may come back.
+    let onClientGone = () => client.abort(new DOMException('client closed the request', 'AbortError'));
     res.on('close', () => {
-      if (!res.writableFinished) client.abort(new DOMException('client closed the request', 'AbortError'));
+      if (!res.writableFinished) onClientGone();
     });
     // Registered for the shutdown drain; `stop` aborts when the drain time is up.
     const flight = deps.inflight?.begin(res);
     const stop = flight?.signal;
-    const signal = stop ? AbortSignal.any([client.signal, stop]) : client.signal;
+    let signal = stop ? AbortSignal.any([client.signal, stop]) : client.signal;
     const bounded = <T>(p: Promise<T>): Promise<T> => (stop ? untilAborted(p, stop) : p);
 
     let chat: ChatRequest | undefined;
@@ -120,6 +123,13 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       safety?.finish({ record: metered.then((m) => m?.record), outcome: end.outcome, route: known ? chat!.model : 'unknown', chat, answer });
     };
     try {
+      // A re-POST with Last-Event-ID naming a resumable stream: the rest of that stream, not a new call.
+      const resumeAt = resumePointOf(req);
+      const resumable = deps.features?.resumable();
+      if (resumeAt && resumable) {
+        await resumable.serveResume(req, res, resumeAt);
+        return;
+      }
       chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: identity.keyId }, { maxDepth: deps.maxDepth?.() });
       const dispatcher = deps.dispatcher();
       const route = deps.route?.(chat.model);
@@ -148,15 +158,32 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         await serveCached(chat, hit, res, deps, log, finish, stop, usage, safety);
         return;
       }
+      // A resumable stream: events get ids and a buffer; the upstream is not tied to this socket.
+      let stream: ResumableStream | undefined;
+      if (chat.stream && route && resumable && wantsResumable(req.headers, route.resumable)) {
+        const upstream = new AbortController();
+        stream = await resumable.begin(identity.keyId, () => upstream.abort(new DOMException('no client came back for the resumable stream', 'AbortError'))).catch((err: unknown) => {
+          log.warn({ err: (err as Error).message }, 'stream served without resumption (resumable streams unavailable)');
+          return undefined;
+        });
+        if (stream) {
+          const rs = stream;
+          signal = stop ? AbortSignal.any([upstream.signal, stop]) : upstream.signal;
+          onClientGone = () => rs.detach();
+          res.setHeader(STREAM_ID_HEADER, rs.id);
+        }
+      }
       try {
         if (chat.stream) {
           const { served, shared } = cache ? await bounded(cache.stream((s) => dispatcher.stream(chat!, s), signal)) : { served: await bounded(dispatcher.stream(chat, signal)), shared: false };
-          await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, cache && { cache, shared }, session);
+          await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, cache && { cache, shared }, session, stream);
         } else {
           const { served, shared } = cache ? await bounded(cache.chat((s) => dispatcher.chat(chat!, s), signal)) : { served: await bounded(dispatcher.chat(chat, signal)), shared: false };
           await serveJson(chat, served, res, deps, log, finish, usage, safety, cache && { cache, shared }, session);
         }
       } catch (err) {
+        // The stream never started: nothing to resume.
+        void stream?.end();
         // Degradation: no target could answer; an answer past its TTL (within maxStaleMs) is better than none.
         const stale = cache && cache.cfg.maxStaleMs > 0 && degradable(err) && !stop?.aborted ? await cache.lookup(true) : undefined;
         if (!stale) throw err;
@@ -232,6 +259,13 @@ async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, c
 
 /** The session store could not be read (503 naming the session store, not the limits). */
 class SessionUnavailable extends StateUnavailableError {}
+
+/** A re-POST's `Last-Event-ID` when it names a resumable stream (`<streamId>.<seq>`). */
+function resumePointOf(req: Request): { streamId: string; afterId?: string } | undefined {
+  const last = lastEventIdOf(req);
+  const point = last ? parseEventId(last) : undefined;
+  return point?.streamId ? { streamId: point.streamId, ...(point.afterId !== undefined ? { afterId: point.afterId } : {}) } : undefined;
+}
 
 /** Request header naming the conversation a request continues. */
 export const SESSION_HEADER = 'x-session-id';
@@ -346,8 +380,16 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession, resumable?: ResumableStream): Promise<void> {
   const s = served.stream;
+  // Every event goes to the socket; a resumable stream's also to its buffer, with its id, and
+  // the stream is read to its end when the client is gone (it may come back).
+  const emit = async (data: string): Promise<void> => {
+    if (!resumable) return writeEvent(res, data);
+    const id = await resumable.write(data);
+    if (!res.destroyed) await writeFrame(res, formatEvent(id, data));
+  };
+  const gone = () => res.destroyed && !resumable;
   const reused = reuseOf(reuse);
   const cache = reuse?.cache;
   // A stream that ends whole is stored as the upstream gave it (before the filters).
@@ -389,16 +431,16 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
         const cost = reused.outcome ? 0 : usage.costOf(served.target, chunk.usage);
         (wire.usage as Record<string, unknown>).cost_usd = cost === null ? null : Number(formatUsd(cost));
       }
-      if (wire) await writeEvent(res, JSON.stringify(wire));
-      if (res.destroyed) break;
+      if (wire) await emit(JSON.stringify(wire));
+      if (gone()) break;
     }
-    if (res.destroyed) {
+    if (gone()) {
       outcome = 'client_closed';
     } else if (!encoder.complete(chat.params.n ?? 1)) {
       throw new Error('upstream stream ended without a finish reason');
     }
   } catch (err) {
-    if (res.destroyed) {
+    if (res.destroyed && (!resumable || (isProviderError(err) && err.kind === 'aborted'))) {
       outcome = 'client_closed';
     } else if (encoder.complete(chat.params.n ?? 1)) {
       // Every choice finished; only the trailing usage chunk was lost. The answer is whole.
@@ -406,7 +448,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
     } else if (stop?.aborted) {
       // The shutdown drain ran out: say so in-stream, never a silent end.
       outcome = 'shutdown';
-      await writeEvent(res, shuttingDownEvent());
+      await emit(shuttingDownEvent());
     } else {
       // Bytes are out: no failover is possible, so say so in-stream rather than end silently.
       const kind = isProviderError(err) ? err.kind : 'server';
@@ -416,11 +458,15 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: Respons
       const message = isProviderError(err) ? err.message : `${served.target.provider}: ${(err as Error).message}`;
       log.warn({ route: chat.model, provider: served.target.provider, kind, detail: isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'stream failed after first byte');
       const code = isProviderError(err) && err.code === STREAM_TOO_LONG ? STREAM_TOO_LONG : 'stream_interrupted';
-      await writeEvent(res, JSON.stringify({ error: { ...e.body.error, message: `The stream was interrupted: ${message}`, code } }));
+      await emit(JSON.stringify({ error: { ...e.body.error, message: `The stream was interrupted: ${message}`, code } }));
     }
   }
   if (session && answered?.choices[0]) await session.save(answerMessage(answered.choices[0].message), log);
-  if (!res.destroyed) {
+  if (resumable) {
+    if (outcome !== 'client_closed') await emit('[DONE]');
+    await resumable.end();
+    if (!res.destroyed) res.end();
+  } else if (!res.destroyed) {
     await writeEvent(res, '[DONE]');
     res.end();
   }

@@ -3,6 +3,7 @@ import { createHealthMetrics } from '../health/health-metrics.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+const QUEUE_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** All router metrics, on a registry of their own so tests and several apps never collide. */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
@@ -81,6 +82,32 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       name: `${p}budget_soft_thresholds_total`,
       help: 'Budgets that crossed their softRatio (once per owner and period), by owner kind (key, team).',
       labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    // Per-target concurrency caps (src/routing/target-concurrency.ts): only targets with maxConcurrent.
+    targetInflight: new Gauge({
+      name: `${p}target_inflight`,
+      help: 'Live requests holding a concurrency slot of a target (provider + model, over every route), streams until their end.',
+      labelNames: ['provider', 'model'] as const,
+      registers: [registry],
+    }),
+    targetQueueDepth: new Gauge({
+      name: `${p}target_queue_depth`,
+      help: 'Requests waiting for a concurrency slot of a target.',
+      labelNames: ['provider', 'model'] as const,
+      registers: [registry],
+    }),
+    targetQueueWait: new Histogram({
+      name: `${p}target_queue_wait_seconds`,
+      help: 'Time requests waited in a target\'s queue for a slot, whether they got one or gave up.',
+      labelNames: ['provider', 'model'] as const,
+      buckets: QUEUE_WAIT_BUCKETS,
+      registers: [registry],
+    }),
+    targetQueueRejections: new Counter({
+      name: `${p}target_queue_rejections_total`,
+      help: 'Requests a target could not take (queue_full: its queue was full; wait_timeout: no slot within maxQueueWaitMs); they went on to the next target.',
+      labelNames: ['provider', 'model', 'reason'] as const,
       registers: [registry],
     }),
     providerUp: new Gauge({

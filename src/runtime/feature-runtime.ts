@@ -13,12 +13,17 @@ import type { CacheDeps } from '../edge/request-cache.js';
 import type { RoutedResponse } from '../routing/dispatcher.js';
 import type { ObservableStateBackend } from '../state/index.js';
 import { createMemorySessionStore, createRedisSessionStore, type SessionStore } from '../sessions/session-store.js';
+import { createMemoryStreamBuffer, createRedisStreamBuffer, type StreamBuffer } from '../streams/stream-buffer.js';
+import { createResumableStreams, type ResumableStreams } from '../streams/resumable-stream.js';
+import type { InflightRegistry } from '../edge/inflight.js';
 
 export interface FeatureRuntimeDeps {
   logger: Logger;
   registry: Registry;
   config: () => RouterConfig;
   state: () => ObservableStateBackend | undefined;
+  /** Requests in flight (resume requests join the shutdown drain). */
+  inflight?: InflightRegistry;
 }
 
 /** Cache counters for /metrics: lookups by result, and what hits saved. */
@@ -37,6 +42,8 @@ export type CacheMetrics = ReturnType<typeof createCacheMetrics>;
 export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
   let cache: ResponseCache | undefined;
   let sessions: SessionStore | undefined;
+  let buffer: StreamBuffer | undefined;
+  let resumable: ResumableStreams | undefined;
   let started: Promise<void> | undefined;
   const metrics = createCacheMetrics(deps.registry);
   const cacheDeps: CacheDeps = {
@@ -59,18 +66,25 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
         if (state?.redis) {
           cache = createRedisCache({ connection: state.redis.connection, keyPrefix: `${state.redis.keyPrefix}cache:`, maxEntryBytes: cfg.maxEntryBytes });
           if (sessionsCfg.enabled) sessions = createRedisSessionStore(sessionsCfg, { connection: state.redis.connection, keyPrefix: `${state.redis.keyPrefix}sess:` });
+          buffer = createRedisStreamBuffer(deps.config().streams, { connection: state.redis.connection, keyPrefix: `${state.redis.keyPrefix}strm:` });
         } else {
           cache = createMemoryCache({ maxBytes: cfg.maxBytes, maxEntryBytes: cfg.maxEntryBytes });
           if (sessionsCfg.enabled) sessions = createMemorySessionStore(sessionsCfg);
+          buffer = createMemoryStreamBuffer(deps.config().streams);
         }
+        resumable = createResumableStreams({ buffer, cfg: deps.config().streams, logger: deps.logger.child({ component: 'streams' }), ...(deps.inflight ? { inflight: deps.inflight } : {}) });
       })();
       return started;
     },
     cache: cacheDeps,
     /** The conversation store; undefined when sessions are off (or before start). */
     sessions: (): SessionStore | undefined => sessions,
+    /** Resumable streams; undefined before start. */
+    resumable: (): ResumableStreams | undefined => resumable,
     cacheMetrics: metrics,
     async close(): Promise<void> {
+      resumable?.close();
+      await buffer?.close();
       await cache?.close();
       await sessions?.close();
     },
