@@ -120,7 +120,8 @@ export function createRulesFileProvider(id: string, file: string, opts: RulesPro
     return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
   }
 
-  const notesOf = (m: RuleMatch): CallNotes => ({ headers: { [RULE_HEADER]: m.rule } });
+  // A rules answer is a degradation step wherever it sits in a chain: the app is told so.
+  const notesOf = (m: RuleMatch): CallNotes => ({ headers: { [RULE_HEADER]: m.rule, 'x-router-degraded': 'rules' } });
   const choicesOf = (req: ChatRequest) => req.params.n ?? 1;
 
   return {

@@ -2,7 +2,7 @@
  * Model prices: the dated table (config/prices.yaml, or an operator's file), per-provider
  * overrides from the router config, and the lookup that gives a target its price. A model
  * without a known price is `null` (cost unknown), never 0: a free guess would let unpriced
- * traffic through any budget. Local models (llama-cpp) cost 0.
+ * traffic through any budget. Local models (llama-cpp) and rules answers cost 0.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -130,7 +130,7 @@ export interface PricedTarget {
 }
 
 /** Kinds that run in-process: no per-token bill. */
-const LOCAL_KINDS: ReadonlySet<string> = new Set(['llama-cpp']);
+const LOCAL_KINDS: ReadonlySet<string> = new Set(['llama-cpp', 'rules']);
 const FREE: Price = Object.freeze({ input: 0, cachedInput: 0, output: 0 });
 
 /** Prices for targets: see `createPriceBook`. */

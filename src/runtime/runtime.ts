@@ -6,6 +6,7 @@ import { createDispatcher, type Dispatcher } from '../routing/dispatcher.js';
 import type { TargetGate } from '../routing/target-gate.js';
 import type { ProviderConfig } from '../config/schema.js';
 import { loadTokenizer } from '../routing/fit.js';
+import { createTargetConcurrency, type TargetConcurrency } from '../routing/target-concurrency.js';
 
 export type ProviderBuilder = (id: string, config: ProviderConfig, ctx: { logger: Logger; baseDir: string }) => Provider;
 
@@ -33,6 +34,7 @@ interface State {
  * old one and swaps it in one assignment, so a request sees one config from start to end.
  */
 export function createRuntime(initial: LoadedConfig, deps: RuntimeDeps) {
+  let concurrency: TargetConcurrency | undefined;
   const build = (loaded: LoadedConfig, previous?: State): State => {
     const providers = new Map<string, Provider>();
     const fingerprints = new Map<string, string>();
@@ -63,7 +65,10 @@ export function createRuntime(initial: LoadedConfig, deps: RuntimeDeps) {
     );
     if (counts) setImmediate(() => void loadTokenizer().catch((err: unknown) => deps.logger.warn({ err: String(err) }, 'tokenizer failed to load')));
     const gate = deps.buildGate?.(loaded, providers);
-    const dispatcher = createDispatcher({ routes: loaded.config.routes, providers, disabled, gate, metrics: deps.metrics, random: deps.random });
+    // One set of concurrency slots for the process: requests in flight keep their slots across a reload.
+    if (concurrency) concurrency.configure(loaded.config.routes);
+    else concurrency = createTargetConcurrency({ routes: loaded.config.routes, metrics: deps.metrics });
+    const dispatcher = createDispatcher({ routes: loaded.config.routes, providers, disabled, gate, metrics: deps.metrics, random: deps.random, concurrency });
     return { loaded, providers, fingerprints, disabled, gate, dispatcher };
   };
 
