@@ -57,7 +57,7 @@ describe('request meter', () => {
     const usage = { promptTokens: 1000, completionTokens: 500, totalTokens: 1500 };
     // Served by the fallback "dear": $10/1M in, $20/1M out.
     const done = await u.finish({ outcome: 'ok', target: { provider: 'p', model: 'dear' }, usage });
-    expect(done).toEqual({ tokens: { prompt: 1000, completion: 500 }, costNanos: 20_000_000 });
+    expect(done).toMatchObject({ tokens: { prompt: 1000, completion: 500 }, costNanos: 20_000_000, record: { outcome: 'ok', tokens: { prompt: 1000, completion: 500 } } });
     expect(await u.finish({ outcome: 'ok' })).toBeUndefined();
     expect(settle).toHaveBeenCalledTimes(1);
     expect(records).toHaveLength(1);
