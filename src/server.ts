@@ -16,7 +16,8 @@ import { createAdminKeysRouter } from './identity/admin-keys-router.js';
 import type { Metrics } from './observability/metrics.js';
 import { keyUsage } from './policies/key-usage.js';
 import { createAdminUsageRouter } from './usage/admin-usage-router.js';
-import { clientAuthConfigured, createPolicyRuntime } from './runtime/policy-runtime.js';
+import { clientAuthConfigured, createPolicyRuntime, type PolicyRuntime } from './runtime/policy-runtime.js';
+import type { Identity } from './identity/types.js';
 import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 import { createSafetyRuntime } from './safety/safety-runtime.js';
 import { createFeatureRuntime } from './runtime/feature-runtime.js';
@@ -61,6 +62,21 @@ const RUNTIME_CLOSE_MS = 10_000;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Who a job runs as: a virtual key is looked up again (undefined when it was revoked or has
+ * expired since the job was submitted: the job fails 401); a JWT subject, a legacy key or the
+ * anonymous caller keep the id and team they submitted with (their limits are the routes').
+ */
+async function jobIdentity(policies: PolicyRuntime, owner: string, team: string | undefined): Promise<Identity | undefined> {
+  const view = await policies.keyService()?.get(owner);
+  if (view) {
+    if (view.status !== 'active') return undefined;
+    return { kind: 'key', keyId: view.id, name: view.name, ...(view.team !== undefined ? { team: view.team } : {}), ...(view.routes ? { routes: view.routes } : {}), ...(view.limits ? { limits: view.limits } : {}), ...(view.budget ? { budget: view.budget } : {}) };
+  }
+  const kind = owner.startsWith('jwt:') ? 'jwt' : owner === 'anonymous' ? 'anonymous' : 'static';
+  return { kind, keyId: owner, ...(team !== undefined ? { team } : {}) };
+}
+
 /** Wires config, providers, runtime, apps and listeners; used by main.ts and by integration tests. */
 export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const { logger, metrics } = deps;
@@ -94,7 +110,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const adminListen = startCfg.adminListen;
   const adminRouter = createAdminRoutes(() => gate, policies, runtime, logger);
   const clientAuth = { authenticator: policies.authenticator, open: policies.open };
-  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features });
+  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features, jobIdentity: (owner, team) => jobIdentity(policies, owner, team) });
   const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
   const adminApp = adminListen ? createApp({ runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 

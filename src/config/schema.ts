@@ -10,6 +10,7 @@ import { auditSchema, crossCheckSafety, safetySchema } from './safety-schema.js'
 import { cacheSchema, routeCacheSchema } from '../cache/cache-schema.js';
 import { sessionsSchema } from '../sessions/session-schema.js';
 import { routeResumableSchema, streamsSchema } from '../streams/streams-schema.js';
+import { jobsSchema } from '../jobs/jobs-schema.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
 export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
@@ -248,6 +249,7 @@ export const configSchema = z
     audit: auditSchema.prefault({}).describe('The tamper-evident audit log (off by default).'),
     cache: cacheSchema.prefault({}).describe('Bounds of the response cache (routes turn it on with routes.<name>.cache).'),
     sessions: sessionsSchema.prefault({}).describe('Conversation sessions kept by the router (x-session-id, /v1/sessions).'),
+    jobs: jobsSchema.prefault({}).describe('Background jobs (x-router-async, /v1/jobs): persisted, run by a pool, survive a restart.'),
     streams: streamsSchema.prefault({}).describe('Resumable streams (x-router-resumable, reconnect with Last-Event-ID): bounds of their buffers.'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
     routes: z.record(z.string().min(1), routeSchema).describe('Routes by the model name apps send.'),

@@ -9,6 +9,9 @@ import type { RequestMeter } from '../policies/request-meter.js';
 import type { SafetyRuntime } from '../safety/safety-runtime.js';
 import type { FeatureRuntime } from '../runtime/feature-runtime.js';
 import { createSessionsRouter } from '../sessions/sessions-router.js';
+import { createJobsRouter, createJobSubmitHandler, wantsAsync } from '../jobs/index.js';
+import { runInternally } from './internal-request.js';
+import type { Identity } from '../identity/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
@@ -47,6 +50,8 @@ export interface AppDeps {
   safety?: SafetyRuntime;
   /** Cache, sessions, jobs, stream buffers (absent: none). */
   features?: FeatureRuntime;
+  /** Who a background job runs as, looked up again when it runs (a key may have been revoked since). */
+  jobIdentity?: (owner: string, team: string | undefined) => Promise<Identity | undefined>;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -167,7 +172,23 @@ export function createApp(deps: AppDeps): express.Express {
         res.status(404).json({ error: { message: 'Resumable streams are not available.', type: 'invalid_request_error', param: 'id', code: 'stream_not_found' } });
       });
     }
-    v1.post('/chat/completions', jsonBody, createChatHandler({ dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, inflight: deps.inflight, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features }));
+    const chatDeps = { dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features };
+    const chat = createChatHandler({ ...chatDeps, inflight: deps.inflight });
+    if (features) {
+      // Jobs run through the same chat path as any request (limits, filters, cache, routing), without a socket.
+      const jobChat = createChatHandler(chatDeps);
+      features.setJobExecutor(async (job, signal) => {
+        const identity = await (deps.jobIdentity?.(job.owner, job.team) ?? Promise.resolve<Identity>({ kind: 'anonymous', keyId: job.owner }));
+        if (!identity) return { status: 401, body: { error: { message: 'The key that submitted this job is no longer valid.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } };
+        return runInternally(jobChat, job.request, identity, signal, `job-${job.id}`);
+      });
+      const jobsOpts = { runner: features.jobs, logger };
+      v1.use(createJobsRouter(jobsOpts));
+      const submit = createJobSubmitHandler(jobsOpts);
+      v1.post('/chat/completions', jsonBody, (req, res, next) => (wantsAsync(req.headers) ? submit(req, res, next) : chat(req, res)));
+    } else {
+      v1.post('/chat/completions', jsonBody, chat);
+    }
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
     // Only the routes this caller may use: a key limited to some routes sees those.

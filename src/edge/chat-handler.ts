@@ -33,6 +33,7 @@ import { InvalidSessionId, isValidSessionId } from '../sessions/session-types.js
 import { sessionWireError } from '../sessions/session-http-errors.js';
 import { WireValidationError } from '../wire/wire-common.js';
 import { StateUnavailableError } from '../state/types.js';
+import { jobCreatedView } from '../jobs/index.js';
 import { formatEvent, lastEventIdOf, parseEventId, STREAM_ID_HEADER, wantsResumable, writeFrame, type ResumableStream } from '../streams/resumable-stream.js';
 import { ContentPolicyViolation } from '../safety/safety-errors.js';
 import { messageTexts } from '../safety/text-fields.js';
@@ -186,6 +187,17 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         void stream?.end();
         // Degradation: no target could answer; an answer past its TTL (within maxStaleMs) is better than none.
         const stale = cache && cache.cfg.maxStaleMs > 0 && degradable(err) && !stop?.aborted ? await cache.lookup(true) : undefined;
+        // Then, when the app opted in (x-router-degrade: async), a job that runs when a target recovers.
+        const jobs = deps.features?.jobs();
+        if (!stale && jobs && !chat.stream && degradable(err) && !stop?.aborted && wantsDegradeAsync(req.headers)) {
+          const job = await jobs.submit(identity.keyId, identity.team, req.body);
+          log.warn({ route: chat.model, job: job.id }, 'no target could answer; the request was queued as a job');
+          finish({ outcome: 'queued', attempts: err instanceof RouteError ? err.attempts : undefined });
+          res.setHeader(DEGRADED_HEADER, 'queued');
+          res.setHeader('location', `/v1/jobs/${job.id}`);
+          res.status(202).json(jobCreatedView(job));
+          return;
+        }
         if (!stale) throw err;
         log.warn({ route: chat.model, ageMs: stale.ageMs }, 'no target could answer; serving a stale cached answer');
         await serveCached(chat, stale, res, deps, log, finish, stop, usage, safety, err instanceof RouteError ? err.attempts : []);
@@ -290,6 +302,12 @@ async function serveCached(chat: ChatRequest, hit: CacheLookup, res: Response, d
   } else {
     await serveJson(chat, { response, target, attempts, upstreamMs: 0, notes: { headers } }, res, deps, log, finish, usage, safety, reuse);
   }
+}
+
+/** `x-router-degrade: async`: the app accepts a 202 and a job when no target can answer now. */
+function wantsDegradeAsync(headers: Request['headers']): boolean {
+  const v = headers['x-router-degrade'];
+  return (Array.isArray(v) ? v[0] : v)?.trim().toLowerCase() === 'async';
 }
 
 /** Response header naming the degradation step that answered (stale-cache, rules, queued). */

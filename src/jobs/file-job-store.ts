@@ -13,9 +13,12 @@ export interface FileJobStoreOptions {
   dir: string;
   /** Finished jobs are deleted this long after they end. */
   resultTtlMs: number;
-  /** Lease length of the runners over it: the folder lock is refreshed every third of it and stale after two. */
+  /** Lease length of the runners over it (default 30 s): the folder lock is refreshed every third of it, stale after one. */
   leaseMs?: number;
-  /** How long open() waits for another host's lock to go stale (default: two leases). */
+  /**
+   * How long open() waits for a lock written on another host (a container recreated with a new
+   * hostname, a shared folder) to go stale before refusing; default a lease and a refresh.
+   */
   lockWaitMs?: number;
   now?: () => number;
   logger?: StateLogger;
@@ -72,10 +75,11 @@ export class FileJobStore implements JobStore {
     const leaseMs = options.leaseMs ?? 30_000;
     const now = options.now ?? Date.now;
     const logger = options.logger ?? silentLogger;
+    const refreshMs = Math.max(100, Math.floor(leaseMs / 3));
     const lock = await FileJobLock.acquire(options.dir, {
-      refreshMs: Math.max(100, Math.floor(leaseMs / 3)),
-      staleMs: leaseMs * 2,
-      waitMs: options.lockWaitMs ?? leaseMs * 2 + 1_000,
+      refreshMs,
+      staleMs: leaseMs,
+      waitMs: options.lockWaitMs ?? leaseMs + refreshMs + 1_000,
       now,
       logger,
     });
@@ -134,14 +138,18 @@ export class FileJobStore implements JobStore {
         claimed = await this.update(id, (r) => {
           if (r.status !== 'queued') return undefined;
           const { runAfter: _, ...rest } = r;
-          return { ...rest, status: 'running', attempts: r.attempts + 1, lease: { owner: instanceId, until: this.now() + leaseMs }, updatedAt: this.iso() };
+          // A new run: its progress starts from 0.
+          return { ...rest, status: 'running', attempts: r.attempts + 1, lease: { owner: instanceId, until: this.now() + leaseMs }, progress: { completionTokens: 0 }, updatedAt: this.iso() };
         });
       } catch (err) {
         const entry = this.index.get(id);
         if (entry?.status === 'queued') this.queue.set(id, true);
         throw err;
       }
-      if (claimed) return claimed;
+      if (claimed) {
+        this.liveProgress.delete(id);
+        return claimed;
+      }
     }
   }
 

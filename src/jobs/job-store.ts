@@ -74,7 +74,8 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | undefined>;
   /**
    * Takes the oldest claimable queued job for `instanceId`: status running, attempts + 1, a lease
-   * of `leaseMs`, all in one atomic step. Undefined when nothing is claimable.
+   * of `leaseMs`, progress back to 0 (a new run), all in one atomic step. Undefined when nothing
+   * is claimable.
    */
   claim(instanceId: string, leaseMs: number): Promise<JobRecord | undefined>;
   /** Extends the lease (and records progress) if `instanceId` still holds it. */

@@ -66,6 +66,8 @@ export const jobsSchema = z.strictObject({
     .max(600_000)
     .default(30_000)
     .describe('How long a running job stays claimed without a heartbeat (sent every leaseMs/3); a job whose runner died is taken up again after this.'),
+  retryDelayMs: z.number().int().min(10).max(600_000).default(1_000).describe('Backoff before a failed run (5xx, 429, the router stopping) is tried again: doubled per attempt, with jitter.'),
+  maxRetryDelayMs: z.number().int().min(10).max(3_600_000).default(60_000).describe('Longest backoff between runs of one job.'),
   webhook: jobWebhookSchema.optional().describe('Webhooks called when a job ends (x-router-webhook-url on submit); absent: webhook URLs are refused.'),
 });
 

@@ -37,7 +37,8 @@ return 1
 
 /**
  * KEYS: queue, running. ARGV: job key prefix, instance, leaseMs, updatedAt. The oldest claimable
- * queued job becomes running under a lease of this instance; returns its fields (HGETALL) or false.
+ * queued job becomes running under a lease of this instance (a new run: progress from 0);
+ * returns its fields (HGETALL) or false.
  */
 export const CLAIM_LUA = `${COMMON}
 local now = now_ms()
@@ -50,7 +51,7 @@ for _ = 1, 20 do
   if redis.call('HGET', key, 'status') == 'queued' then
     local lease_until = now + tonumber(ARGV[3])
     redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('HSET', key, 'status', 'running', 'leaseOwner', ARGV[2], 'leaseUntil', fmt(lease_until), 'updatedAt', ARGV[4])
+    redis.call('HSET', key, 'status', 'running', 'leaseOwner', ARGV[2], 'leaseUntil', fmt(lease_until), 'updatedAt', ARGV[4], 'progress', '0')
     redis.call('HDEL', key, 'runAfter')
     redis.call('ZADD', KEYS[2], lease_until, id)
     return redis.call('HGETALL', key)
@@ -97,7 +98,7 @@ return redis.call('HGETALL', KEYS[1])
 
 /**
  * KEYS: job, running, queue. ARGV: instance, id, delayMs, uncount ('1' | '0'), updatedAt,
- * ttlMs, channel, completion tokens. Gives the lease holder's job back to the queue (a retry,
+ * ttlMs, channel. Gives the lease holder's job back to the queue (a retry,
  * or a clean shutdown that does not count the attempt); a job cancelled meanwhile is settled.
  * Returns the fields, or false when not held.
  */
@@ -106,7 +107,7 @@ if redis.call('HGET', KEYS[1], 'leaseOwner') ~= ARGV[1] then return false end
 local now = now_ms()
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[1], 'leaseOwner', 'leaseUntil')
-redis.call('HSET', KEYS[1], 'updatedAt', ARGV[5], 'progress', ARGV[8])
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[5])
 if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then
   settle(KEYS[1], now, tonumber(ARGV[6]))
   return redis.call('HGETALL', KEYS[1])

@@ -20,7 +20,7 @@ interface JobScripts {
   llmJobClaim(queue: string, running: string, jobPrefix: string, instance: string, leaseMs: string, at: string): Promise<string[] | null>;
   llmJobRenew(job: string, running: string, instance: string, leaseMs: string, id: string, progress: string): Promise<[number, number]>;
   llmJobFinish(job: string, running: string, instance: string, id: string, status: string, field: string, json: string, at: string, ttl: string, progress: string): Promise<string[] | null>;
-  llmJobRelease(job: string, running: string, queue: string, instance: string, id: string, delay: string, uncount: string, at: string, ttl: string, channel: string, progress: string): Promise<string[] | null>;
+  llmJobRelease(job: string, running: string, queue: string, instance: string, id: string, delay: string, uncount: string, at: string, ttl: string, channel: string): Promise<string[] | null>;
   llmJobCancel(job: string, queue: string, owner: string, id: string, at: string, ttl: string, channel: string): Promise<Array<number | string> | null>;
   llmJobReap(running: string, queue: string, jobPrefix: string, maxAttempts: string, ttl: string, at: string, channel: string): Promise<string[]>;
 }
@@ -165,7 +165,7 @@ export class RedisJobStore implements JobStore {
     const flat = await this.conn.run('job release', (c) =>
       this.scripts(c).llmJobRelease(
         this.k.job + id, this.k.running, this.k.queue,
-        instanceId, id, String(Math.max(0, Math.floor(opts.delayMs))), opts.uncount ? '1' : '0', this.iso(), String(this.options.resultTtlMs), this.k.channel, '',
+        instanceId, id, String(Math.max(0, Math.floor(opts.delayMs))), opts.uncount ? '1' : '0', this.iso(), String(this.options.resultTtlMs), this.k.channel,
       ),
     );
     return flat ? fromFields(flat) : undefined;

@@ -16,6 +16,8 @@ import { createMemorySessionStore, createRedisSessionStore, type SessionStore } 
 import { createMemoryStreamBuffer, createRedisStreamBuffer, type StreamBuffer } from '../streams/stream-buffer.js';
 import { createResumableStreams, type ResumableStreams } from '../streams/resumable-stream.js';
 import type { InflightRegistry } from '../edge/inflight.js';
+import path from 'node:path';
+import { createJobRunner, createJobWebhook, FileJobStore, newInstanceId, RedisJobStore, type JobExecute, type JobRunner, type JobStore } from '../jobs/index.js';
 
 export interface FeatureRuntimeDeps {
   logger: Logger;
@@ -43,6 +45,9 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
   let cache: ResponseCache | undefined;
   let sessions: SessionStore | undefined;
   let buffer: StreamBuffer | undefined;
+  let jobStore: JobStore | undefined;
+  let jobs: JobRunner | undefined;
+  let execute: JobExecute | undefined;
   let resumable: ResumableStreams | undefined;
   let started: Promise<void> | undefined;
   const metrics = createCacheMetrics(deps.registry);
@@ -72,6 +77,29 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
           if (sessionsCfg.enabled) sessions = createMemorySessionStore(sessionsCfg);
           buffer = createMemoryStreamBuffer(deps.config().streams);
         }
+        const jobsCfg = deps.config().jobs;
+        if (jobsCfg.enabled && execute) {
+          const logger = deps.logger.child({ component: 'jobs' });
+          jobStore = state?.redis
+            ? new RedisJobStore(state.redis.connection, `${state.redis.keyPrefix}jobs:`, { resultTtlMs: jobsCfg.resultTtlMs, logger })
+            : await FileJobStore.open({ dir: path.join(state?.dataDir ?? 'data', 'jobs'), resultTtlMs: jobsCfg.resultTtlMs, leaseMs: jobsCfg.leaseMs, logger });
+          const w = jobsCfg.webhook;
+          jobs = createJobRunner({
+            store: jobStore,
+            concurrency: jobsCfg.concurrency,
+            maxQueued: jobsCfg.maxQueued,
+            maxRequestBytes: jobsCfg.maxRequestBytes,
+            leaseMs: jobsCfg.leaseMs,
+            maxAttempts: jobsCfg.maxAttempts,
+            retryDelayMs: jobsCfg.retryDelayMs,
+            maxRetryDelayMs: jobsCfg.maxRetryDelayMs,
+            execute,
+            ...(w ? { webhook: createJobWebhook({ allow: w.allow, secret: w.secret, timeoutMs: w.timeoutMs, logger }) } : {}),
+            logger,
+            instanceId: newInstanceId(),
+          });
+          await jobs.start();
+        }
         resumable = createResumableStreams({ buffer, cfg: deps.config().streams, logger: deps.logger.child({ component: 'streams' }), ...(deps.inflight ? { inflight: deps.inflight } : {}) });
       })();
       return started;
@@ -79,10 +107,19 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
     cache: cacheDeps,
     /** The conversation store; undefined when sessions are off (or before start). */
     sessions: (): SessionStore | undefined => sessions,
+    /** Background jobs; undefined when off (or before start). */
+    jobs: (): JobRunner | undefined => jobs,
+    /** How a job runs (the router's own chat path); set before start. */
+    setJobExecutor(fn: JobExecute): void {
+      execute = fn;
+    },
     /** Resumable streams; undefined before start. */
     resumable: (): ResumableStreams | undefined => resumable,
     cacheMetrics: metrics,
     async close(): Promise<void> {
+      // Running jobs go back to the queue (a restart re-runs them), then the store closes.
+      await jobs?.close();
+      await jobStore?.close();
       resumable?.close();
       await buffer?.close();
       await cache?.close();

@@ -7,7 +7,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { FileJobStore } from '../../../src/jobs/file-job-store.js';
 import { JobQueueFullError, JobRequestTooLargeError, JobRunnerClosedError, JobWebhookNotAllowedError } from '../../../src/jobs/job-errors.js';
 import { createJobRunner, JobAbortError, type JobExecute, type JobRunner, type JobRunnerOptions } from '../../../src/jobs/job-runner.js';
-import type { JobRecord } from '../../../src/jobs/job-store.js';
+import type { JobRecord, JobStore } from '../../../src/jobs/job-store.js';
+import { StateUnavailableError } from '../../../src/state/types.js';
 import { createJobWebhook } from '../../../src/jobs/job-webhook.js';
 import { chatBody, completion, deferred, recordingLogger, sleep, waitFor } from './jobs-test-support.js';
 
@@ -57,6 +58,14 @@ const finished = async (runner: JobRunner, id: string, owner = 'key_a'): Promise
   }, 5_000, `job ${id} to end`);
   return job!;
 };
+
+/** The store with its renew replaced (a store whose heartbeats fail). */
+function withRenew(store: JobStore, renew: JobStore['renew']): JobStore {
+  const bound = Object.fromEntries(
+    (['create', 'get', 'claim', 'progress', 'finish', 'release', 'cancel', 'reap', 'sweep', 'queued', 'onEvent', 'close'] as const).map((m) => [m, store[m].bind(store)]),
+  );
+  return { ...bound, kind: store.kind, renew } as JobStore;
+}
 
 describe('job runner', () => {
   it('runs jobs at most `concurrency` at once and stores the chat.completion; progress shows while it runs', async () => {
@@ -223,5 +232,47 @@ describe('job runner', () => {
     expect(logger.lines.some((l) => l.msg?.includes('did not stop in time'))).toBe(true);
     // Still leased to this (now stopped) runner: the next process's reap takes it up.
     expect((await store.get(job.id))?.status).toBe('running');
+  });
+
+  it('rides out one failed heartbeat, but stops a run whose lease it cannot renew, before the lease could run out', async () => {
+    const dir = path.join(root, `t${n++}`);
+    const store = await FileJobStore.open({ dir, resultTtlMs: 60_000, leaseMs: 300 });
+    cleanups.push(() => store.close());
+    let failures = 1;
+    const flaky = withRenew(store, async (...args) => {
+      if (failures-- > 0) throw new StateUnavailableError('blip');
+      return store.renew(...args);
+    });
+    const runner = createJobRunner({ store: flaky, concurrency: 1, maxQueued: 10, leaseMs: 300, maxAttempts: 2, logger: recordingLogger(), instanceId: 'blip', pollMs: 20,
+      execute: async (_job, signal) => {
+        await sleep(450);
+        return signal.aborted ? { status: 499, body: {} } : ok('survived');
+      },
+    });
+    cleanups.push(() => runner.close());
+    await runner.start();
+    const job = await runner.submit('key_a', undefined, chatBody());
+    expect(await finished(runner, job.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+
+    failures = Infinity;
+    const stopped = deferred<{ reason: unknown; afterMs: number }>();
+    const t0 = Date.now();
+    const dead = createJobRunner({ store: flaky, concurrency: 1, maxQueued: 10, leaseMs: 300, maxAttempts: 2, logger: recordingLogger(), instanceId: 'cut-off', pollMs: 20,
+      execute: async (_job, signal) => {
+        await new Promise((r) => signal.addEventListener('abort', r));
+        stopped.resolve({ reason: signal.reason, afterMs: Date.now() - t0 });
+        return ok('never stored');
+      },
+    });
+    cleanups.push(() => dead.close());
+    await runner.close();
+    const second = await dead.submit('key_a', undefined, chatBody());
+    await dead.start();
+    const stop = await stopped.promise;
+    expect((stop.reason as JobAbortError).reason).toBe('lease_lost');
+    expect(stop.afterMs).toBeLessThan(300 + 100); // the lease (from the claim) had not run out yet, give or take a poll
+    await dead.idle();
+    // Nothing written after the lease was lost: the job is still leased as claimed, for the reaper.
+    expect(await store.get(second.id)).toMatchObject({ status: 'running', lease: { owner: 'cut-off' } });
   });
 });

@@ -107,8 +107,11 @@ export function describeJobStoreContract(opts: JobStoreContractOptions): void {
         const other = queuedJob();
         await store.create(other, 10);
         await store.claim('inst-1', LEASE);
+        await store.renew(other.id, 'inst-1', LEASE, 6);
         expect(await store.release(other.id, 'inst-1', { delayMs: 0, uncount: true })).toMatchObject({ status: 'queued', attempts: 0 });
-        expect(await store.claim('inst-3', LEASE)).toMatchObject({ id: other.id, attempts: 1 });
+        // A new run: its progress starts over.
+        expect(await store.claim('inst-3', LEASE)).toMatchObject({ id: other.id, attempts: 1, progress: { completionTokens: 0 } });
+        expect((await store.get(other.id))?.progress.completionTokens).toBe(0);
       } finally {
         await store.close();
       }
