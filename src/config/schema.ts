@@ -11,6 +11,7 @@ import { cacheSchema, routeCacheSchema } from '../cache/cache-schema.js';
 import { sessionsSchema } from '../sessions/session-schema.js';
 import { routeResumableSchema, streamsSchema } from '../streams/streams-schema.js';
 import { jobsSchema } from '../jobs/jobs-schema.js';
+import { sessionSummarySchema } from '../sessions/summarize.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
 export type { LlamaProviderConfig } from '../../providers/llama-cpp/options.js';
@@ -137,6 +138,7 @@ export const routeSchema = z.strictObject({
   truncation: truncationSchema.optional().describe('Truncation of prompts too long for the route\'s targets; absent: such a request gets 400 context_length_exceeded.'),
   /** Shown in GET /v1/models. */
   resumable: routeResumableSchema,
+  sessionSummary: sessionSummarySchema.optional().describe('Sessions on this route: summarise older turns with another route once the history passes triggerTokens, instead of only dropping them when it no longer fits.'),
   cache: routeCacheSchema.optional().describe('Response cache of this route (exact match, scoped per key by default); absent: answers are never cached.'),
   safety: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe('Safety policy (a key of safety.policies) of this route; a key\'s or team\'s own policy wins.'),
   description: z.string().optional().describe('Shown to operators; not sent to apps.'),
@@ -281,6 +283,10 @@ export function crossCheckConfig(raw: unknown): Array<{ path: Array<string | num
   out.push(...crossCheckSafety(raw));
   if (!routes || typeof routes !== 'object') return out;
   for (const [name, route] of Object.entries(routes)) {
+    const summarizer = (route as { sessionSummary?: { route?: unknown } } | null)?.sessionSummary?.route;
+    if (typeof summarizer === 'string' && !Object.hasOwn(routes, summarizer)) {
+      out.push({ path: ['routes', name, 'sessionSummary', 'route'], message: `unknown route "${summarizer}"; expected one of: ${Object.keys(routes).join(', ')}` });
+    }
     const targets = (route as { targets?: unknown } | null)?.targets;
     if (!Array.isArray(targets)) continue;
     targets.forEach((t: unknown, i) => {

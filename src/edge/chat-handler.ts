@@ -29,6 +29,7 @@ import type { ChatMessage } from '../core/chat-request.js';
 import type { ChatResponse } from '../core/chat-response.js';
 import type { Identity } from '../identity/types.js';
 import { answerMessage, spliceHistory, toStore } from '../sessions/splice.js';
+import { planSummary, summaryMessage, summaryPrompt, type SessionSummaryConfig } from '../sessions/summarize.js';
 import { InvalidSessionId, isValidSessionId } from '../sessions/session-types.js';
 import { sessionWireError } from '../sessions/session-http-errors.js';
 import { WireValidationError } from '../wire/wire-common.js';
@@ -145,7 +146,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       }
       // A session: the stored conversation goes in front of the new turn (before the limits
       // count it and the filters read it: the model receives all of it).
-      const session = route ? await openSession(deps, req, res, chat, identity) : undefined;
+      const session = route ? await openSession(deps, req, res, chat, identity, route, signal, log) : undefined;
       // Unknown routes go on to the dispatcher, which answers 404.
       if (route && usage) await usage.admit(chat, route);
       // Input filters: may refuse (400 content_policy_violation), rewrite the messages (mask,
@@ -240,7 +241,7 @@ interface OpenSession {
  * session is created by the first turn that names it). Throws the session errors (400 bad id,
  * 503 store down) for the edge to answer. Sets x-router-session-turns.
  */
-async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, chat: ChatRequest, identity: Identity): Promise<OpenSession | undefined> {
+async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, chat: ChatRequest, identity: Identity, route: RouteConfig, signal: AbortSignal, log: Logger): Promise<OpenSession | undefined> {
   const header = req.headers[SESSION_HEADER];
   if (header === undefined) return undefined;
   const store = deps.features?.sessions();
@@ -251,7 +252,22 @@ async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, c
   const stored = await store.get(id, identity.keyId).catch((err: unknown) => {
     throw err instanceof StateUnavailableError ? new SessionUnavailable(err.message) : err;
   });
-  const spliced = spliceHistory(stored?.messages ?? [], incoming);
+  let history = stored?.messages ?? [];
+  const plan = route.sessionSummary ? planSummary(history, route.sessionSummary) : undefined;
+  if (plan && route.sessionSummary) {
+    const summary = await summarize(deps, chat, identity, route.sessionSummary, plan.old, signal, log);
+    if (summary !== undefined) {
+      history = [...plan.lead, summaryMessage(summary), ...plan.kept];
+      try {
+        await store.delete(id, identity.keyId);
+        await store.append(id, identity.keyId, history);
+        res.setHeader('x-router-session-summarized', `${plan.old.length} messages`);
+      } catch (err) {
+        log.warn({ session: id, err: (err as Error).message }, 'the session summary could not be stored');
+      }
+    }
+  }
+  const spliced = spliceHistory(history, incoming);
   chat.messages = spliced.messages;
   chat.meta.sessionId = id;
   if (spliced.history) chat.meta.fitHistory = true;
@@ -267,6 +283,30 @@ async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, c
       }
     },
   };
+}
+
+/**
+ * Asks the summary route for a summary of old turns, metered as a request of the same caller.
+ * Undefined when it fails (the turns are then only dropped when they no longer fit).
+ */
+async function summarize(deps: ChatHandlerDeps, chat: ChatRequest, identity: Identity, cfg: SessionSummaryConfig, old: ChatMessage[], signal: AbortSignal, log: Logger): Promise<string | undefined> {
+  const requestId = `${chat.meta.requestId}-summary`;
+  const receivedAt = performance.now();
+  const req: ChatRequest = { model: cfg.route, messages: summaryPrompt(old), params: { maxTokens: cfg.maxTokens, temperature: 0 }, stream: false, includeUsage: false, passthrough: Object.create(null) as Record<string, unknown>, meta: { requestId, receivedAt, apiKeyId: identity.keyId } };
+  const usage = deps.meter?.begin({ requestId, identity, receivedAt });
+  const route = deps.route?.(cfg.route);
+  try {
+    usage?.request(req, route !== undefined);
+    if (route && usage) await usage.admit(req, route);
+    const served = await deps.dispatcher().chat(req, signal);
+    const text = served.response.choices[0]?.message.content;
+    void usage?.finish({ outcome: 'ok', target: served.target, usage: served.response.usage, streamedText: served.response.usage ? undefined : (text ?? ''), attempts: served.attempts });
+    return text?.trim() ? text : undefined;
+  } catch (err) {
+    void usage?.finish({ outcome: 'summary_failed', attempts: err instanceof RouteError ? err.attempts : undefined });
+    log.warn({ route: cfg.route, err: (err as Error).message }, 'the session could not be summarised; older turns are dropped when they do not fit');
+    return undefined;
+  }
 }
 
 /** The session store could not be read (503 naming the session store, not the limits). */

@@ -24,6 +24,10 @@ providers:
 routes:
   chat: { targets: [{ provider: up, model: gpt-4o-mini }] }
   small: { targets: [{ provider: up, model: small-model }], defaultMaxTokens: 50 }
+  summarized:
+    targets: [{ provider: up, model: gpt-4o-mini }]
+    sessionSummary: { route: summarizer, triggerTokens: 100, keepTurns: 1 }
+  summarizer: { targets: [{ provider: up, model: summary-model }] }
 `);
     a = new OpenAI({ baseURL: h.baseURL, apiKey: 'key-a', maxRetries: 0 });
     b = new OpenAI({ baseURL: h.baseURL, apiKey: 'key-b', maxRetries: 0 });
@@ -92,6 +96,26 @@ routes:
     expect(sent.at(-1)!.content).toBe(long(6));
     expect(sent.length).toBeLessThan(11);
     expect(sent[0]!.role).toBe('user');
+  });
+
+  it('summarises older turns with another route once the history grows past triggerTokens', async () => {
+    const id = `sum-${backend}-${Date.now()}`;
+    const long = (i: number) => `turn ${i}: ${'the customer explained the problem in detail '.repeat(3)}`;
+    let summarized: string | null = null;
+    for (let i = 1; i <= 4 && !summarized; i++) {
+      const r = (await turn(a, id, long(i), 'summarized')) as Awaited<ReturnType<ReturnType<OpenAI['chat']['completions']['create']>['withResponse']>>;
+      summarized = r.response.headers.get('x-router-session-summarized');
+    }
+    expect(summarized).toMatch(/messages/);
+    const calls = up.chatRequests();
+    const summaryCall = calls.find((c) => (c.body as { model: string }).model === 'summary-model')!;
+    expect(JSON.stringify(summaryCall.body)).toContain('turn 1');
+    const main = (calls.at(-1)!.body as Sent).messages;
+    expect(String(main[0]!.content)).toMatch(/^Summary of the earlier conversation: /);
+    expect(main.at(-1)!.content).toMatch(/^turn \d/);
+    const stored = (await (await fetch(`${h.baseURL}/sessions/${id}`, { headers: { authorization: 'Bearer key-a' } })).json()) as { messages: Array<{ role: string; content: string }> };
+    expect(stored.messages[0]!.content).toMatch(/^Summary of the earlier conversation: /);
+    expect(stored.messages.length).toBeLessThan(8);
   });
 
   it('refuses a bad session id with 400 naming the header', async () => {
