@@ -182,7 +182,7 @@ export function createApp(deps: AppDeps): express.Express {
         if (!identity) return { status: 401, body: { error: { message: 'The key that submitted this job is no longer valid.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } };
         return runInternally(jobChat, job.request, identity, signal, `job-${job.id}`);
       });
-      const jobsOpts = { runner: features.jobs, logger };
+      const jobsOpts = { runner: features.jobs, logger, bodyLimit: runtime.config().server.bodyLimit };
       v1.use(createJobsRouter(jobsOpts));
       const submit = createJobSubmitHandler(jobsOpts);
       v1.post('/chat/completions', jsonBody, (req, res, next) => (wantsAsync(req.headers) ? submit(req, res, next) : chat(req, res)));

@@ -108,10 +108,16 @@ export function createJobSubmitHandler(opts: JobsRouterOptions): RequestHandler 
  */
 export function createJobsRouter(opts: JobsRouterOptions): express.Router {
   const router = express.Router();
-  // Skipped when the app has parsed the body already; here so the router also works on its own.
-  router.use(express.json({ limit: opts.bodyLimit ?? '1mb' }));
+  // Only on POST /jobs (the router is mounted on /v1, beside the other endpoints and their own parsers).
+  const json = express.json({ limit: opts.bodyLimit ?? '1mb' });
+  const bodyErrors = (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const type = (err as { type?: unknown } | null)?.type;
+    if (type === 'entity.parse.failed') return send(res, wireError(400, 'The request body is not valid JSON.', 'invalid_request_error', null, 'invalid_json'));
+    if (type === 'entity.too.large') return send(res, wireError(413, 'The request body is too large.', 'invalid_request_error', null, 'request_too_large'));
+    next(err);
+  };
 
-  router.post('/jobs', createJobSubmitHandler(opts));
+  router.post('/jobs', json, createJobSubmitHandler(opts), bodyErrors);
 
   router.get('/jobs/:id', async (req, res) => {
     const runner = opts.runner();
@@ -137,14 +143,6 @@ export function createJobsRouter(opts: JobsRouterOptions): express.Router {
     } catch (err) {
       send(res, toJobWireError(err, opts.logger));
     }
-  });
-
-  // Body-parser failures of the parser above, in the same error shape as everything else.
-  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    const type = (err as { type?: unknown } | null)?.type;
-    if (type === 'entity.parse.failed') return send(res, wireError(400, 'The request body is not valid JSON.', 'invalid_request_error', null, 'invalid_json'));
-    if (type === 'entity.too.large') return send(res, wireError(413, 'The request body is too large.', 'invalid_request_error', null, 'request_too_large'));
-    next(err);
   });
 
   return router;

@@ -17,7 +17,7 @@ import { createMemoryStreamBuffer, createRedisStreamBuffer, type StreamBuffer } 
 import { createResumableStreams, type ResumableStreams } from '../streams/resumable-stream.js';
 import type { InflightRegistry } from '../edge/inflight.js';
 import path from 'node:path';
-import { createJobRunner, createJobWebhook, FileJobStore, newInstanceId, RedisJobStore, type JobExecute, type JobRunner, type JobStore } from '../jobs/index.js';
+import { createJobRunner, createJobWebhook, FileJobStore, JobStoreLockedError, newInstanceId, RedisJobStore, type JobExecute, type JobRunner, type JobStore } from '../jobs/index.js';
 
 export interface FeatureRuntimeDeps {
   logger: Logger;
@@ -80,9 +80,19 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
         const jobsCfg = deps.config().jobs;
         if (jobsCfg.enabled && execute) {
           const logger = deps.logger.child({ component: 'jobs' });
-          jobStore = state?.redis
-            ? new RedisJobStore(state.redis.connection, `${state.redis.keyPrefix}jobs:`, { resultTtlMs: jobsCfg.resultTtlMs, logger })
-            : await FileJobStore.open({ dir: path.join(state?.dataDir ?? 'data', 'jobs'), resultTtlMs: jobsCfg.resultTtlMs, leaseMs: jobsCfg.leaseMs, logger });
+          try {
+            jobStore = state?.redis
+              ? new RedisJobStore(state.redis.connection, `${state.redis.keyPrefix}jobs:`, { resultTtlMs: jobsCfg.resultTtlMs, logger })
+              : await FileJobStore.open({ dir: path.join(state?.dataDir ?? 'data', 'jobs'), resultTtlMs: jobsCfg.resultTtlMs, leaseMs: jobsCfg.leaseMs, logger });
+          } catch (err) {
+            // Another live router owns the jobs folder (two processes on one dataDir): this one
+            // serves everything else and answers 503 to job requests, rather than not starting.
+            if (!(err instanceof JobStoreLockedError)) throw err;
+            logger.error({ err: err.message }, 'background jobs are off on this instance');
+          }
+        }
+        if (jobsCfg.enabled && execute && jobStore) {
+          const logger = deps.logger.child({ component: 'jobs' });
           const w = jobsCfg.webhook;
           jobs = createJobRunner({
             store: jobStore,

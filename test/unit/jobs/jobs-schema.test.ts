@@ -5,7 +5,7 @@ import { jobsSchema } from '../../../src/jobs/jobs-schema.js';
 
 describe('jobs config', () => {
   it('has working defaults', () => {
-    expect(jobsSchema.parse({})).toEqual({ enabled: true, concurrency: 2, maxQueued: 1_000, maxRequestBytes: 1_048_576, resultTtlMs: 86_400_000, maxAttempts: 2, leaseMs: 30_000 });
+    expect(jobsSchema.parse({})).toEqual({ enabled: true, concurrency: 2, maxQueued: 1_000, maxRequestBytes: 1_048_576, resultTtlMs: 86_400_000, maxAttempts: 2, leaseMs: 30_000, retryDelayMs: 1_000, maxRetryDelayMs: 60_000 });
     expect(jobsSchema.parse({ webhook: { allow: ['https://hooks.example.com/'], secret: 'x'.repeat(16) } }).webhook).toEqual({ allow: ['https://hooks.example.com/'], secret: 'x'.repeat(16), timeoutMs: 5_000 });
   });
 
