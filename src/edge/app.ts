@@ -177,10 +177,13 @@ export function createApp(deps: AppDeps): express.Express {
     if (features) {
       // Jobs run through the same chat path as any request (limits, filters, cache, routing), without a socket.
       const jobChat = createChatHandler(chatDeps);
-      features.setJobExecutor(async (job, signal) => {
+      features.setJobExecutor(async (job, signal, progress) => {
         const identity = await (deps.jobIdentity?.(job.owner, job.team) ?? Promise.resolve<Identity>({ kind: 'anonymous', keyId: job.owner }));
         if (!identity) return { status: 401, body: { error: { message: 'The key that submitted this job is no longer valid.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } };
-        return runInternally(jobChat, job.request, identity, signal, `job-${job.id}`);
+        const answer = await runInternally(jobChat, job.request, identity, signal, `job-${job.id}`);
+        const done = (answer.body as { usage?: { completion_tokens?: unknown } } | null)?.usage?.completion_tokens;
+        if (typeof done === 'number') progress(done);
+        return answer;
       });
       const jobsOpts = { runner: features.jobs, logger, bodyLimit: runtime.config().server.bodyLimit };
       v1.use(createJobsRouter(jobsOpts));
