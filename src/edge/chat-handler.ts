@@ -93,6 +93,8 @@ function sendError(res: Response, e: WireError, attempts?: Attempt[], usage?: Re
 
 /** POST /v1/chat/completions */
 export function createChatHandler(deps: ChatHandlerDeps) {
+  /** The resumable-stream store failed last time (logged once per outage). */
+  let resumableDown = false;
   return async (req: Request, res: Response): Promise<void> => {
     const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
     const requestId = res.locals.requestId as string;
@@ -165,10 +167,14 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       if (chat.stream && route && resumable && wantsResumable(req.headers, route.resumable)) {
         const upstream = new AbortController();
         stream = await resumable.begin(identity.keyId, () => upstream.abort(new DOMException('no client came back for the resumable stream', 'AbortError'))).catch((err: unknown) => {
-          log.warn({ err: (err as Error).message }, 'stream served without resumption (resumable streams unavailable)');
+          // Once per outage (the store coming back resets it), not once per stream.
+          if (!resumableDown) log.warn({ err: (err as Error).message }, 'streams served without resumption (resumable streams unavailable)');
+          resumableDown = true;
           return undefined;
         });
         if (stream) {
+          if (resumableDown) log.info('resumable streams available again');
+          resumableDown = false;
           const rs = stream;
           signal = stop ? AbortSignal.any([upstream.signal, stop]) : upstream.signal;
           onClientGone = () => rs.detach();
@@ -233,7 +239,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
 
 /** A conversation this request belongs to: the new turn is saved with the answer. */
 interface OpenSession {
-  save(answer: ChatMessage, log: Logger): Promise<void>;
+  /** Appends the turn and its answer; false when the store could not keep it (logged). */
+  save(answer: ChatMessage, log: Logger): Promise<boolean>;
 }
 
 /**
@@ -277,9 +284,11 @@ async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, c
     async save(answer, log) {
       try {
         await store.append(id, identity.keyId, toStore(incoming, answer));
+        return true;
       } catch (err) {
         // The app has its answer; the turn is missing from the session, which the log says.
         log.warn({ session: id, err: (err as Error).message }, 'the turn could not be saved to its session');
+        return false;
       }
     },
   };
@@ -411,7 +420,8 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Respons
   if (reused.header) res.setHeader(CACHE_HEADER, reused.header);
   if (reuse?.shared) res.setHeader(COALESCED_HEADER, 'true');
   // The answer joins the conversation (as the app receives it) before the app can send the next turn.
-  if (session && r.choices[0]) await session.save(answerMessage(r.choices[0].message), log);
+  // A turn the store could not keep is said in a header (the app may resend it).
+  if (session && r.choices[0] && !(await session.save(answerMessage(r.choices[0].message), log))) res.setHeader('x-router-session-saved', 'false');
   // Written directly: express's res.json does content negotiation and freshness work that a
   // POST answer never needs, on the hottest path of the router.
   const text = JSON.stringify(body);

@@ -5,7 +5,7 @@
  * other shared state, under the same key prefix) with `state.backend: redis`.
  */
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { createCoalescer, createMemoryCache, createRedisCache, createStreamCoalescer, type ResponseCache } from '../cache/index.js';
 import type { RouterConfig } from '../config/schema.js';
 import type { ChatChunk } from '../core/chat-response.js';
@@ -39,6 +39,18 @@ function createCacheMetrics(registry: Registry) {
   };
 }
 
+/** The cache store's own counters (a Redis failure is a miss there), read at each scrape. */
+function cacheStoreGauge(registry: Registry, cache: () => ResponseCache | undefined): void {
+  new Gauge({
+    name: 'llm_router_cache_backend_errors',
+    help: 'Cache lookups and stores that failed in the store since start (each served as a miss or skipped).',
+    registers: [registry],
+    collect() {
+      this.set(cache()?.stats().errors ?? 0);
+    },
+  });
+}
+
 export type CacheMetrics = ReturnType<typeof createCacheMetrics>;
 
 export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
@@ -51,6 +63,7 @@ export function createFeatureRuntime(deps: FeatureRuntimeDeps) {
   let resumable: ResumableStreams | undefined;
   let started: Promise<void> | undefined;
   const metrics = createCacheMetrics(deps.registry);
+  cacheStoreGauge(deps.registry, () => cache);
   const cacheDeps: CacheDeps = {
     cache: () => cache,
     chatCoalescer: createCoalescer<RoutedResponse>(),

@@ -81,6 +81,7 @@ export function createPolicyRuntime(initial: LoadedConfig, deps: PolicyRuntimeDe
   let started: Promise<void> | undefined;
   let syncing: Promise<void> = Promise.resolve();
   let syncRetry: NodeJS.Timeout | undefined;
+  let syncFailing = false;
   let closed = false;
   /** What the running backend was opened with, to tell a reload that changes it (restart needed). */
   let openedWith: string | undefined;
@@ -122,13 +123,17 @@ export function createPolicyRuntime(initial: LoadedConfig, deps: PolicyRuntimeDe
     if (!service) return Promise.resolve();
     const run = service.syncConfigKeys(loaded.config.auth.virtualKeys).then(
       (report) => {
+        syncFailing = false;
         for (const w of report.warnings) logger.warn({}, w);
         if (report.created.length || report.updated.length || report.removed.length) {
           logger.info({ created: report.created, updated: report.updated, removed: report.removed, unchanged: report.unchanged.length }, 'config keys synced into the key store');
         }
       },
       (err: unknown) => {
-        logger.error({ err: (err as Error).message, retryInMs: SYNC_RETRY_MS }, 'config keys could not be synced into the key store; retrying');
+        // Once per outage at error; the retries every few seconds at debug.
+        const level = syncFailing ? 'debug' : 'error';
+        syncFailing = true;
+        logger[level]({ err: (err as Error).message, retryInMs: SYNC_RETRY_MS }, 'config keys could not be synced into the key store; retrying');
         if (!closed) syncRetry = setTimeout(() => void syncConfigKeys(currentLoaded()), SYNC_RETRY_MS).unref();
       },
     );

@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import { createMemoryBackend } from './memory/memory-backend.js';
 import { createRedisBackend } from './redis/redis-backend.js';
+import { resolveRedisTls } from './redis/redis-tls.js';
 import { silentLogger, type StateLogger } from './state-logger.js';
 import type { StateConfig } from './state-schema.js';
 import type { ObservableStateBackend } from './state-stats.js';
@@ -29,13 +30,13 @@ export interface StateBackendContext {
 
 /**
  * Opens the configured backend. Rejects only for what must stop the start (a corrupt keys
- * file: `KeysFileError`); an unreachable Redis is not one of them (degraded start, see
- * `createRedisBackend`).
+ * file: `KeysFileError`, an unreadable Redis TLS file); an unreachable Redis is not one of
+ * them (degraded start, see `createRedisBackend`).
  */
 export async function createStateBackend(config: StateConfig, context: StateBackendContext): Promise<ObservableStateBackend> {
   const dataDir = path.resolve(context.baseDir, config.dataDir);
   const logger = context.logger ?? silentLogger;
   if (config.backend === 'memory') return createMemoryBackend({ dataDir, logger, now: context.now });
   if (!config.redis) throw new Error('state.redis is required when state.backend is redis');
-  return createRedisBackend(config.redis, { dataDir, onUnavailable: config.onUnavailable, logger, now: context.now });
+  return createRedisBackend(resolveRedisTls(config.redis, context.baseDir), { dataDir, onUnavailable: config.onUnavailable, logger, now: context.now });
 }

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 
-/** PEM material for TLS to Redis: inline PEM text (a file path is resolved by the config layer, not here). */
+/** PEM material for TLS to Redis: PEM text, or the path of a PEM file (read when the backend opens, see redis-tls.ts). */
 const tlsObjectSchema = z.strictObject({
-  ca: z.string().optional().describe('PEM CA certificate(s) trusted for the Redis server (default: the system store).'),
-  cert: z.string().optional().describe('PEM client certificate, for servers that require mutual TLS.'),
-  key: z.string().optional().describe('PEM private key of the client certificate.'),
+  ca: z.string().optional().describe('CA certificate(s) trusted for the Redis server, as PEM text or a PEM file path relative to the config file (default: the system store).'),
+  cert: z.string().optional().describe('Client certificate, for servers that require mutual TLS: PEM text or a PEM file path.'),
+  key: z.string().optional().describe('Private key of the client certificate: PEM text or a PEM file path.'),
   rejectUnauthorized: z.boolean().default(true).describe('Verify the server certificate; false only for a test server.'),
 });
 

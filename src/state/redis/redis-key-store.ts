@@ -6,6 +6,18 @@ import { holdsLiveSecret, parseKeyRecord } from '../key-record.js';
 import { silentLogger, type StateLogger } from '../state-logger.js';
 import type { KeyRecord, KeyStore } from '../types.js';
 import { quit, type RedisConnection } from './redis-connection.js';
+import { RedisEpoch } from './redis-epoch.js';
+
+export interface RedisKeyStoreOptions {
+  logger?: StateLogger;
+  /** Clock of the secret grace checks (epoch ms). */
+  now?: () => number;
+  /** How often to look for a data loss that dropped no connection, e.g. FLUSHALL (default 5 s). */
+  epochCheckMs?: number;
+}
+
+/** Most ids remembered for dropping cached lookups after a data loss; past it the cache's ttl does it. */
+const MAX_SEEN = 100_000;
 
 /**
  * Replaces a record in one step: drops the hash-index entries of the secrets the old version
@@ -49,6 +61,12 @@ interface KeyScripts {
  * `<prefix>key:<id>` holds the record as JSON, `<prefix>keys` the set of ids,
  * `<prefix>key-hash` maps each secret hash to its key id, and every put publishes on
  * `<prefix>key-changed` so the other instances' caches drop the record at once.
+ *
+ * A Redis that lost its data (restarted without persistence, flushed, failed over to an empty
+ * replica; see RedisEpoch) loses the keys made through the API: they are gone (401), and every
+ * key this instance looked up is announced as changed so no cached lookup outlives them. Config
+ * keys are the config's: the store writes again those it last read or wrote, as the start-up
+ * sync would (retried at each epoch check until Redis takes them).
  */
 export class RedisKeyStore implements KeyStore {
   private readonly listeners = new Set<(id: string) => void>();
@@ -58,11 +76,19 @@ export class RedisKeyStore implements KeyStore {
   private subscribedOnce = false;
   private markSubscribed!: () => void;
   private readonly subscribed = new Promise<void>((resolve) => (this.markSubscribed = resolve));
+  /** Config keys as last read or written here, by id: what a Redis that lost its data gets again. */
+  private readonly configKeys = new Map<string, KeyRecord>();
+  /** Ids read or written here (their lookups may be cached). */
+  private readonly seen = new Set<string>();
+  private restorePending = false;
+  private restoreWarned = false;
+  private restoring: Promise<void> | undefined;
+  private readonly epoch: RedisEpoch;
 
   constructor(
     private readonly conn: RedisConnection,
     prefix: string,
-    private readonly options: { logger?: StateLogger; now?: () => number } = {},
+    private readonly options: RedisKeyStoreOptions = {},
   ) {
     this.k = { record: `${prefix}key:`, ids: `${prefix}keys`, index: `${prefix}key-hash`, channel: `${prefix}key-changed` };
     conn.client.defineCommand('llmKeyPut', { numberOfKeys: 3, lua: PUT_LUA });
@@ -70,17 +96,18 @@ export class RedisKeyStore implements KeyStore {
     this.sub = conn.subscriber();
     this.sub.on('ready', () => this.subscribe());
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.epoch = new RedisEpoch(conn, `${prefix}epoch`, (lost) => this.afterEpochCheck(lost), options.epochCheckMs);
   }
 
   async get(id: string): Promise<KeyRecord | undefined> {
     const json = await this.conn.run('key get', (c) => c.get(this.k.record + id));
-    return json === null ? undefined : parseKeyRecord(JSON.parse(json));
+    return json === null ? undefined : this.remember(parseKeyRecord(JSON.parse(json)));
   }
 
   async findByHash(hash: string): Promise<KeyRecord | undefined> {
     const json = await this.conn.run('key findByHash', (c) => this.scripts(c).llmKeyByHash(this.k.index, hash, this.k.record));
     if (json === null) return undefined;
-    const record = parseKeyRecord(JSON.parse(json));
+    const record = this.remember(parseKeyRecord(JSON.parse(json)));
     return holdsLiveSecret(record, hash, (this.options.now ?? Date.now)()) ? record : undefined;
   }
 
@@ -90,7 +117,7 @@ export class RedisKeyStore implements KeyStore {
       const out: KeyRecord[] = [];
       for (let i = 0; i < ids.length; i += 500) {
         const jsons = await c.mget(ids.slice(i, i + 500).map((id) => this.k.record + id));
-        for (const json of jsons) if (json !== null) out.push(parseKeyRecord(JSON.parse(json)));
+        for (const json of jsons) if (json !== null) out.push(this.remember(parseKeyRecord(JSON.parse(json))));
       }
       return out;
     });
@@ -103,6 +130,7 @@ export class RedisKeyStore implements KeyStore {
     await this.conn.run('key put', (c) =>
       this.scripts(c).llmKeyPut(this.k.record + record.id, this.k.ids, this.k.index, record.id, json, this.k.channel, message, ...hashes),
     );
+    this.remember(record);
     this.emit(record.id); // our own message is skipped, so this instance learns it here
   }
 
@@ -120,8 +148,37 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
+    this.epoch.close();
     this.listeners.clear();
+    await this.restoring;
     await quit(this.sub, this.conn.config.commandTimeoutMs);
+  }
+
+  private remember(record: KeyRecord): KeyRecord {
+    if (record.source === 'config') this.configKeys.set(record.id, record);
+    if (this.seen.size < MAX_SEEN) this.seen.add(record.id);
+    return record;
+  }
+
+  /** A data loss: cached lookups go, config keys are written again (until one attempt succeeds). */
+  private afterEpochCheck(lost: boolean): void {
+    if (lost) {
+      this.logger().warn({ configKeys: this.configKeys.size }, 'Redis lost its data (restarted empty, flushed or failed over): keys made through the admin API are gone; config keys are written again');
+      this.restorePending = true;
+      this.restoreWarned = false;
+      for (const id of this.seen) this.emit(id);
+    }
+    if (!this.restorePending || this.restoring) return;
+    this.restoring = (async () => {
+      try {
+        for (const record of [...this.configKeys.values()]) await this.put(record);
+        this.restorePending = false;
+        this.logger().info({ configKeys: this.configKeys.size }, 'config keys written again after the Redis data loss');
+      } catch (err) {
+        if (!this.restoreWarned) this.logger().warn({ err: (err as Error).message }, 'config keys could not be written again yet; retrying at each check');
+        this.restoreWarned = true;
+      }
+    })().finally(() => (this.restoring = undefined));
   }
 
   private scripts(c: Redis): KeyScripts {
