@@ -12,6 +12,7 @@ import { applyLimits, createListener, type Listener } from './edge/listener.js';
 import { readTlsMaterial, secureOptions, watchTls, type TlsWatcher } from './edge/tls.js';
 import { createAdminRouter } from './health/admin-router.js';
 import { createHealthGate, type HealthGate } from './health/health-gate.js';
+import { createRedisFleetHealth } from './health/redis-fleet.js';
 import { createAdminKeysRouter } from './identity/admin-keys-router.js';
 import type { Metrics } from './observability/metrics.js';
 import { keyUsage } from './policies/key-usage.js';
@@ -82,6 +83,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const { logger, metrics } = deps;
   // The gate in force; each config reload builds a new one that inherits the old one's states.
   let gate: HealthGate | undefined;
+  // Target health shared by the instances on one Redis: one per process, kept across reloads.
+  const fleet = loaded.config.state.backend === 'redis' ? createRedisFleetHealth({ backend: () => policies.state(), logger, registry: metrics.registry }) : undefined;
   const runtime = createRuntime(loaded, {
     buildProvider: deps.buildProvider,
     logger,
@@ -95,6 +98,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         metrics: { ...metrics.health, tokens: metrics.tokens },
         random: deps.random,
         previous: gate,
+        fleet,
       })),
   });
   const inflight = createInflightRegistry();

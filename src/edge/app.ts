@@ -11,6 +11,8 @@ import type { FeatureRuntime } from '../runtime/feature-runtime.js';
 import { createSessionsRouter } from '../sessions/sessions-router.js';
 import { createJobsRouter, createJobSubmitHandler, wantsAsync } from '../jobs/index.js';
 import { runInternally } from './internal-request.js';
+import { mountResponses } from './responses-handler.js';
+import { mountCompletions } from './completions-handler.js';
 import type { Identity } from '../identity/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
@@ -192,6 +194,10 @@ export function createApp(deps: AppDeps): express.Express {
     } else {
       v1.post('/chat/completions', jsonBody, chat);
     }
+    // The Responses API and legacy completions: adapters over the same chat path (every policy applies).
+    const maxDepth = () => runtime.config().server.limits.maxDepth;
+    mountResponses(v1, { chat, sessions: () => deps.features?.sessions(), logger, jsonBody, maxDepth });
+    mountCompletions(v1, { chat, logger, jsonBody, maxDepth });
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
     // Only the routes this caller may use: a key limited to some routes sees those.

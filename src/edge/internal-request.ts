@@ -23,17 +23,14 @@ export async function runInternally(handler: Handler, body: unknown, identity: I
   let text = '';
   let finished = false;
   let destroyed = false;
+  // Getters defined on the object itself (Object.assign would copy their values once).
+  Object.defineProperties(emitter, {
+    headersSent: { get: () => finished },
+    writableFinished: { get: () => finished },
+    destroyed: { get: () => destroyed },
+  });
   const res = Object.assign(emitter, {
     locals: { identity, requestId, receivedAt: performance.now() } as Record<string, unknown>,
-    get headersSent() {
-      return finished;
-    },
-    get writableFinished() {
-      return finished;
-    },
-    get destroyed() {
-      return destroyed;
-    },
     setHeader(k: string, v: string | number | readonly string[]) {
       headers[k.toLowerCase()] = String(v);
       return res;

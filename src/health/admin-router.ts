@@ -16,6 +16,11 @@ const REASON_MAX = 200;
  *   POST /targets/:provider/:model/release   drained → open: probes resume, probation follows
  *   POST /targets/:provider/:model/restore   → healthy now, with a clean breaker window
  *
+ * With shared health (state.backend redis) every answer shows the fleet's record too (`fleet`:
+ * its state, version, `changedBy`, `changedAt`, each live instance's local state), read from
+ * Redis when asked; an action on any instance applies to the whole fleet, and its answer comes
+ * once this instance's write went out (or failed: then it holds here alone until Redis is back).
+ *
  * Model names may contain "/" (e.g. "meta-llama/Llama-3.1-8B"): send them URL-encoded as one
  * segment (`meta-llama%2FLlama-3.1-8B`); Express decodes the parameter. Provider ids cannot
  * contain "/" (the config forbids it). Errors use the OpenAI error body like every other answer.
@@ -24,6 +29,20 @@ export function createAdminRouter(source: GateSource): express.Router {
   const gateOf = typeof source === 'function' ? source : () => source;
   const router = express.Router();
 
+  /** Brings the fleet's view in (a no-op without a fleet); a failure leaves the local view, never an error. */
+  const refreshed = async (gate: HealthGate) => {
+    try {
+      await gate.refresh();
+    } catch {
+      // The fleet layer counts and logs its own Redis failures.
+    }
+  };
+  /** After an action: the target as it stands once the fleet has heard of it. */
+  const after = async (res: Response, gate: HealthGate, r: AdminResult) => {
+    if (!r.ok) return send(res, r);
+    await refreshed(gate);
+    send(res, { ok: true, target: gate.target(r.target.provider, r.target.model) ?? r.target });
+  };
   const send = (res: Response, r: AdminResult) => {
     if (r.ok) return void res.json(r.target);
     const e = wireError(r.code === 'target_not_found' ? 404 : 409, r.message, 'invalid_request_error', null, r.code);
@@ -34,18 +53,22 @@ export function createAdminRouter(source: GateSource): express.Router {
     res.status(e.status).json(e.body);
   };
 
-  router.get('/targets', (_req, res) => {
-    res.json({ object: 'list', data: gateOf()?.targets() ?? [] });
+  router.get('/targets', async (_req, res) => {
+    const gate = gateOf();
+    if (gate) await refreshed(gate);
+    const fleet = gate?.fleet();
+    res.json({ object: 'list', data: gate?.targets() ?? [], ...(fleet ? { fleet } : {}) });
   });
 
-  router.get('/targets/:provider/:model', (req, res) => {
+  router.get('/targets/:provider/:model', async (req, res) => {
     const gate = gateOf();
     if (!gate) return disabled(res);
+    await refreshed(gate);
     const view = gate.target(req.params.provider, req.params.model);
     send(res, view ? { ok: true, target: view } : { ok: false, code: 'target_not_found', message: `No target '${req.params.provider}/${req.params.model}' is configured on an enabled provider.` });
   });
 
-  router.post('/targets/:provider/:model/drain', (req, res) => {
+  router.post('/targets/:provider/:model/drain', async (req, res) => {
     const gate = gateOf();
     if (!gate) return disabled(res);
     const raw: unknown = (req.body as { reason?: unknown } | undefined)?.reason;
@@ -54,19 +77,19 @@ export function createAdminRouter(source: GateSource): express.Router {
       return void res.status(e.status).json(e.body);
     }
     const by = typeof res.locals.apiKeyId === 'string' ? res.locals.apiKeyId : undefined;
-    send(res, gate.drain(req.params.provider, req.params.model, { by, reason: raw?.slice(0, REASON_MAX) }));
+    await after(res, gate, gate.drain(req.params.provider, req.params.model, { by, reason: raw?.slice(0, REASON_MAX) }));
   });
 
-  router.post('/targets/:provider/:model/release', (req, res) => {
+  router.post('/targets/:provider/:model/release', async (req, res) => {
     const gate = gateOf();
     if (!gate) return disabled(res);
-    send(res, gate.release(req.params.provider, req.params.model));
+    await after(res, gate, gate.release(req.params.provider, req.params.model));
   });
 
-  router.post('/targets/:provider/:model/restore', (req, res) => {
+  router.post('/targets/:provider/:model/restore', async (req, res) => {
     const gate = gateOf();
     if (!gate) return disabled(res);
-    send(res, gate.restore(req.params.provider, req.params.model));
+    await after(res, gate, gate.restore(req.params.provider, req.params.model));
   });
 
   return router;

@@ -5,8 +5,10 @@ import { countsAgainstHealth, type ProviderError } from '../core/provider-error.
 import type { Provider, Target } from '../core/provider.js';
 import type { CallOutcome, TargetGate } from '../routing/target-gate.js';
 import { createBreaker } from './breaker.js';
+import type { FleetEventType, FleetHealth, FleetLink, FleetStatus, ShadowSlot, Transition } from './fleet-types.js';
+import { gateFleetFace, shadowLimits } from './gate-fleet-face.js';
 import type { HealthMetrics } from './health-metrics.js';
-import { runProbe } from './probe.js';
+import { createProbeSchedule } from './probe-schedule.js';
 import type { ShadowVerdict } from './shadow-call.js';
 import { createShadowTraffic, type ShadowResult } from './shadow-traffic.js';
 import { TARGET_STATES, clipMessage, toView, type HealthError, type TargetHealth, type TargetSettings, type TargetState, type TargetView } from './target-health.js';
@@ -28,6 +30,11 @@ export interface HealthGateDeps {
   onShadow?: (result: ShadowResult) => void;
   /** The gate of the config being replaced: its states carry over (see `snapshot`). */
   previous?: Pick<HealthGate, 'snapshot'>;
+  /**
+   * Shared health across router instances (state.backend redis): one per process, passed to
+   * every gate built for a config. Absent: this instance decides alone (one instance, memory).
+   */
+  fleet?: FleetHealth;
 }
 
 export type AdminResult = { ok: true; target: TargetView } | { ok: false; code: 'target_not_found' | 'not_drained'; message: string };
@@ -47,7 +54,14 @@ export interface HealthGate extends TargetGate {
   /** Drained → open: probes resume and the target earns its way back. */
   release(provider: string, model: string): AdminResult;
   snapshot(): ReadonlyMap<string, CarriedHealth>;
-  /** Stops probe timers, cancels shadow calls and shuts the breakers down. */
+  /**
+   * With a fleet: waits for this instance's writes in flight, then reads the shared state (and
+   * heals a local state that differs), so the views show what Redis holds. Without: resolves.
+   */
+  refresh(): Promise<void>;
+  /** The fleet layer's status (instance id, Redis reachable), or undefined without a fleet. */
+  fleet(): FleetStatus | undefined;
+  /** Stops probe timers, cancels shadow calls, shuts the breakers down and detaches from the fleet. */
   close(): void;
 }
 
@@ -68,7 +82,27 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
   const entries = new Map<string, TargetHealth>();
   const byRoute = new Map<string, TargetHealth[]>();
   let closed = false;
-  const shadowTraffic = createShadowTraffic({ now, random, logger: log, metrics: m, onShadow: deps.onShadow, settled: (...a) => judged(...a) });
+  let link: FleetLink | undefined;
+  const shadowTraffic = createShadowTraffic({
+    now,
+    random,
+    logger: log,
+    metrics: m,
+    onShadow: deps.onShadow,
+    settled: (...a) => judged(...a),
+    // With a fleet, a shadow call also needs one of the fleet's slots for the target.
+    ...(deps.fleet ? { slot: (e: TargetHealth) => link!.shadowSlot(e.key, shadowLimits(e)) } : {}),
+  });
+  const probes = createProbeSchedule({
+    now,
+    logger: log,
+    metrics: m,
+    link: () => link,
+    closed: () => closed,
+    passed: (e) => decide(e, 'probation', 'health probe passed', 'probation', { state: 'open' }),
+  });
+  const scheduleProbe = probes.schedule;
+  const clearProbe = probes.clear;
 
   for (const [routeName, route] of Object.entries(deps.routes)) {
     const list: TargetHealth[] = [];
@@ -90,6 +124,7 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
   }
   if (deps.previous) carryOver(deps.previous.snapshot());
   for (const e of entries.values()) publishState(e);
+  link = deps.fleet?.attach(gateFleetFace(entries, { closed: () => closed, moveTo }));
 
   function newTarget(target: Target, provider: Provider, route: string, settings: TargetSettings): TargetHealth {
     const e: TargetHealth = {
@@ -158,60 +193,53 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
   function tripped(e: TargetHealth, cause: ProviderError): void {
     if (closed || e.state !== 'healthy') return;
     e.lastError = { at: now(), source: 'live', kind: cause.kind, message: clipMessage(cause.detail ?? cause.message) };
-    moveTo(e, 'open', 'breaker opened');
+    decide(e, 'open', 'breaker opened', 'open', { state: 'healthy' });
   }
 
-  function scheduleProbe(e: TargetHealth, delayMs: number): void {
-    clearProbe(e);
-    e.nextProbeAt = now() + delayMs;
-    e.probeTimer = setTimeout(() => void probe(e).catch((err: unknown) => log.error({ target: e.key, err: (err as Error).message }, 'health probe crashed')), delayMs);
-    e.probeTimer.unref?.();
+  /** A transition this instance decided: applied here at once, shared with the fleet in the background. */
+  function decide(e: TargetHealth, to: TargetState, why: string, event: FleetEventType, expect?: Transition['expect']): void {
+    const from = e.state;
+    moveTo(e, to, why);
+    if (from !== to && e.state === to) announce(e, event, why, expect);
   }
 
-  function clearProbe(e: TargetHealth): void {
-    if (e.probeTimer) clearTimeout(e.probeTimer);
-    e.probing?.abort();
-    e.probeTimer = undefined;
-    e.probing = undefined;
-    e.nextProbeAt = undefined;
+  function announce(e: TargetHealth, event: FleetEventType, why: string, expect?: Transition['expect']): void {
+    link?.changed(e.key, { event, since: e.since, why, lastError: e.lastError, drain: e.drain, lastProbe: e.lastProbe, ...(expect ? { expect } : {}) });
   }
 
-  async function probe(e: TargetHealth): Promise<void> {
-    e.probeTimer = undefined;
-    e.nextProbeAt = undefined;
+  /**
+   * One good call in probation; enough of them and the target is trusted again. With a fleet the
+   * count is the fleet's (one INCR in Redis): the instance whose credit reaches promoteAfter
+   * promotes, once for all; while Redis is away each instance counts its own.
+   */
+  function credit(e: TargetHealth, slot?: ShadowSlot): void {
+    if (!link) return creditLocally(e);
     const epoch = e.epoch;
-    const ctl = (e.probing = new AbortController());
-    const r = await runProbe(e.provider, e.target.model, { timeoutMs: e.settings.healthCheck.timeoutMs, cancel: ctl.signal, now });
-    if (e.probing === ctl) e.probing = undefined;
-    // A probe that outlived its phase (drained, restored, gate closed) is not evidence any more.
-    if (closed || e.epoch !== epoch || e.state !== 'open') return;
-    e.lastProbe = { at: now(), outcome: r.outcome, latencyMs: r.latencyMs, detail: r.detail === undefined ? undefined : clipMessage(r.detail) };
-    m?.probes.inc({ provider: e.target.provider, model: e.target.model, outcome: r.outcome });
-    if (r.outcome === 'pass') {
-      e.probes.passed++;
-      moveTo(e, 'probation', 'health probe passed');
-    } else {
-      e.probes.failed++;
-      log.debug({ target: e.key, outcome: r.outcome, detail: e.lastProbe.detail }, 'health probe failed');
-      scheduleProbe(e, e.settings.healthCheck.intervalMs);
-    }
+    void link.settle(e.key, slot, true).then((n) => {
+      if (closed || e.epoch !== epoch || e.state !== 'probation') return;
+      if (n === undefined) return creditLocally(e);
+      e.good = Math.max(e.good, n);
+      if (n === e.settings.shadow.promoteAfter) decide(e, 'healthy', `${n} good calls in probation across the fleet`, 'promote', { state: 'probation', phase: true });
+    });
   }
 
-  /** One good call in probation; enough of them and the target is trusted again. */
-  function credit(e: TargetHealth): void {
+  function creditLocally(e: TargetHealth): void {
     e.good++;
-    if (e.good >= e.settings.shadow.promoteAfter) moveTo(e, 'healthy', `${e.good} good calls in probation`);
+    if (e.good >= e.settings.shadow.promoteAfter) decide(e, 'healthy', `${e.good} good calls in probation`, 'promote', { state: 'probation', phase: true });
   }
 
-  /** The state machine's reading of a finished shadow call. */
-  function judged(e: TargetHealth, v: ShadowVerdict, error: HealthError | undefined, epoch: number): void {
-    if (closed || epoch !== e.epoch || e.state !== 'probation') return;
-    if (v.outcome === 'good') credit(e);
-    else if (v.outcome === 'bad') {
+  /** The state machine's reading of a finished shadow call (and its fleet slot's release). */
+  function judged(e: TargetHealth, v: ShadowVerdict, error: HealthError | undefined, epoch: number, slot?: ShadowSlot): void {
+    const current = !closed && epoch === e.epoch && e.state === 'probation';
+    if (v.outcome === 'good' && current) return credit(e, slot);
+    if (slot?.fleet) void link?.settle(e.key, slot, false);
+    if (current && v.outcome === 'bad') {
       e.lastError = error;
-      moveTo(e, 'open', 'shadow call judged bad');
+      decide(e, 'open', 'shadow call judged bad', 'open', { state: 'probation', phase: true });
     }
   }
+
+  const viewOf = (e: TargetHealth): TargetView => (link ? { ...toView(e), fleet: link.view(e.key, e.settings.shadow.promoteAfter) } : toView(e));
 
   const find = (provider: string, model: string) => entries.get(targetKey({ provider, model }));
   const notFound = (provider: string, model: string): AdminResult => ({ ok: false, code: 'target_not_found', message: `No target '${provider}/${model}' is configured on an enabled provider.` });
@@ -234,7 +262,7 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
       if (outcome.ok) credit(e);
       else if (countsAgainstHealth(outcome.error.kind)) {
         e.lastError = { at: now(), source: 'live', kind: outcome.error.kind, message: clipMessage(outcome.error.detail ?? outcome.error.message) };
-        moveTo(e, 'open', 'live call failed in probation');
+        decide(e, 'open', 'live call failed in probation', 'open', { state: 'probation', phase: true });
       }
     },
 
@@ -247,20 +275,22 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
       }
     },
 
-    targets: () => [...entries.values()].map(toView),
+    targets: () => [...entries.values()].map(viewOf),
     target(provider, model) {
       const e = find(provider, model);
-      return e && toView(e);
+      return e && viewOf(e);
     },
 
     drain(provider, model, note) {
       const e = find(provider, model);
       if (!e) return notFound(provider, model);
       if (e.state !== 'drained') {
-        moveTo(e, 'drained', note?.reason ? `drained by operator: ${note.reason}` : 'drained by operator');
+        const why = note?.reason ? `drained by operator: ${note.reason}` : 'drained by operator';
+        moveTo(e, 'drained', why);
         e.drain = { at: now(), by: note?.by, reason: note?.reason === undefined ? undefined : clipMessage(note.reason) };
+        announce(e, 'drain', why);
       }
-      return { ok: true, target: toView(e) };
+      return { ok: true, target: viewOf(e) };
     },
 
     restore(provider, model) {
@@ -268,7 +298,9 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
       if (!e) return notFound(provider, model);
       if (e.state === 'healthy') e.breaker.reset();
       else moveTo(e, 'healthy', 'restored by operator');
-      return { ok: true, target: toView(e) };
+      // Shared even when healthy here: the others may not be, and their windows start clean too.
+      announce(e, 'restore', 'restored by operator');
+      return { ok: true, target: viewOf(e) };
     },
 
     release(provider, model) {
@@ -276,7 +308,8 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
       if (!e) return notFound(provider, model);
       if (e.state !== 'drained') return { ok: false, code: 'not_drained', message: `Target '${e.key}' is ${e.state}, not drained; only a drained target can be released.` };
       moveTo(e, 'open', 'released by operator');
-      return { ok: true, target: toView(e) };
+      announce(e, 'release', 'released by operator');
+      return { ok: true, target: viewOf(e) };
     },
 
     snapshot() {
@@ -288,9 +321,13 @@ export function createHealthGate(deps: HealthGateDeps): HealthGate {
       return out;
     },
 
+    refresh: () => link?.refresh() ?? Promise.resolve(),
+    fleet: () => link?.status(),
+
     close() {
       if (closed) return;
       closed = true;
+      link?.detach();
       for (const e of entries.values()) {
         clearProbe(e);
         shadowTraffic.cancel(e);

@@ -3,6 +3,7 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { Target } from '../core/provider.js';
 import { unfitReasonSync } from '../routing/fit.js';
 import type { HealthMetrics } from './health-metrics.js';
+import type { ShadowSlot } from './fleet-types.js';
 import { runShadowCall, shadowCopy, type ShadowVerdict } from './shadow-call.js';
 import { clipMessage, type HealthError, type TargetHealth } from './target-health.js';
 
@@ -20,8 +21,16 @@ export interface ShadowTrafficDeps {
   logger: Logger;
   metrics?: HealthMetrics;
   onShadow?: (result: ShadowResult) => void;
-  /** A shadow call started in `epoch` of the target ended; the state machine decides what it means. */
-  settled: (e: TargetHealth, verdict: ShadowVerdict, error: HealthError | undefined, epoch: number) => void;
+  /**
+   * A shadow call started in `epoch` of the target ended (or, with `slot`, was given up before
+   * it started); the state machine decides what it means and settles the slot.
+   */
+  settled: (e: TargetHealth, verdict: ShadowVerdict, error: HealthError | undefined, epoch: number, slot?: ShadowSlot) => void;
+  /**
+   * One of the fleet's shadow slots for the target (several instances share its budget), or
+   * undefined when the fleet has none free. Absent: the local cap alone decides, at once.
+   */
+  slot?: (e: TargetHealth) => Promise<ShadowSlot | undefined>;
 }
 
 /**
@@ -32,21 +41,43 @@ export interface ShadowTrafficDeps {
 export function createShadowTraffic(deps: ShadowTrafficDeps) {
   const { now, logger: log, metrics: m } = deps;
 
+  function skipped(e: TargetHealth): void {
+    e.shadows.skipped++;
+    m?.shadowCalls.inc({ provider: e.target.provider, model: e.target.model, outcome: 'skipped' });
+  }
+
   function start(e: TargetHealth, route: string, req: ChatRequest): void {
-    const labels = { provider: e.target.provider, model: e.target.model };
-    if (e.inFlight.size >= e.settings.shadow.maxConcurrent) {
-      e.shadows.skipped++;
-      m?.shadowCalls.inc({ ...labels, outcome: 'skipped' });
-      return;
-    }
+    if (e.inFlight.size >= e.settings.shadow.maxConcurrent) return skipped(e);
+    // The local slot is held while the fleet is asked, so one instance never asks for more.
     const ctl = new AbortController();
     e.inFlight.add(ctl);
     const epoch = e.epoch;
+    if (!deps.slot) return call(e, route, req, ctl, epoch, undefined);
+    void deps
+      .slot(e)
+      .then((slot) => {
+        if (!slot) {
+          e.inFlight.delete(ctl);
+          return skipped(e);
+        }
+        if (ctl.signal.aborted || e.epoch !== epoch) {
+          e.inFlight.delete(ctl);
+          return deps.settled(e, { outcome: 'cancelled', latencyMs: 0 }, undefined, epoch, slot);
+        }
+        call(e, route, req, ctl, epoch, slot);
+      })
+      .catch((err: unknown) => {
+        e.inFlight.delete(ctl);
+        log.error({ target: e.key, err: (err as Error).message }, 'shadow slot request failed');
+      });
+  }
+
+  function call(e: TargetHealth, route: string, req: ChatRequest, ctl: AbortController, epoch: number, slot: ShadowSlot | undefined): void {
     const copy = shadowCopy(req);
     void runShadowCall(e.provider, e.target, copy, { timeoutMs: e.settings.shadow.timeoutMs, cancel: ctl.signal, now })
       .then((v) => {
         e.inFlight.delete(ctl);
-        settle(e, route, copy, v, epoch);
+        settle(e, route, copy, v, epoch, slot);
       })
       .catch((err: unknown) => {
         e.inFlight.delete(ctl);
@@ -54,7 +85,7 @@ export function createShadowTraffic(deps: ShadowTrafficDeps) {
       });
   }
 
-  function settle(e: TargetHealth, route: string, req: ChatRequest, v: ShadowVerdict, epoch: number): void {
+  function settle(e: TargetHealth, route: string, req: ChatRequest, v: ShadowVerdict, epoch: number, slot: ShadowSlot | undefined): void {
     const labels = { provider: e.target.provider, model: e.target.model };
     const at = now();
     e.shadows[v.outcome]++;
@@ -72,7 +103,7 @@ export function createShadowTraffic(deps: ShadowTrafficDeps) {
     } catch (err) {
       log.error({ err: (err as Error).message }, 'onShadow hook threw');
     }
-    deps.settled(e, v, error, epoch);
+    deps.settled(e, v, error, epoch, slot);
   }
 
   return {

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../config/schema.js';
 import type { Provider, Target } from '../core/provider.js';
 import type { BreakerCounts, TargetBreaker } from './breaker.js';
+import type { FleetTargetView } from './fleet-types.js';
 import type { ShadowOutcome } from './shadow-call.js';
 
 /**
@@ -44,7 +45,7 @@ export interface ShadowStats {
   bad: number;
   inconclusive: number;
   cancelled: number;
-  /** Samples dropped because `maxConcurrent` calls were already in flight. */
+  /** Samples dropped because `maxConcurrent` calls were already in flight (here, or with a fleet, across it) or the fleet's budget was spent. */
   skipped: number;
   last?: { at: number; outcome: ShadowOutcome; latencyMs: number; ttftMs?: number };
   lastError?: HealthError;
@@ -115,6 +116,8 @@ export interface TargetView {
     lastError: (Omit<HealthError, 'at'> & { at: string }) | null;
   };
   drain: { at: string; by: string | null; reason: string | null } | null;
+  /** With shared health (state.backend redis): the fleet's record of the target and each instance's local state. */
+  fleet?: FleetTargetView;
 }
 
 const MESSAGE_MAX = 300;

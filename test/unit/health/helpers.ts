@@ -49,12 +49,13 @@ export function setup(opts: { route?: Record<string, unknown>; routes?: Record<s
   const gate = createHealthGate({
     routes,
     providers,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
     metrics,
     now: () => Date.now(),
     random: opts.random ?? (() => 0),
     onShadow: opts.onShadow,
     previous: opts.previous,
+    fleet: opts.fleet,
   });
   return { gate, a, b, registry, metrics, providers, routes };
 }
