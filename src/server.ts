@@ -22,6 +22,7 @@ import type { Identity } from './identity/types.js';
 import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 import { createSafetyRuntime } from './safety/safety-runtime.js';
 import { createFeatureRuntime } from './runtime/feature-runtime.js';
+import { createDashboardRouter } from './cockpit/dashboard-router.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -114,9 +115,18 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
   const adminListen = startCfg.adminListen;
   const adminRouter = createAdminRoutes(() => gate, policies, runtime, logger);
   const clientAuth = { authenticator: policies.authenticator, open: policies.open };
-  const app = createApp({ runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features, jobIdentity: (owner, team) => jobIdentity(policies, owner, team) });
+  const dashboard = createDashboardRouter({
+    gate: () => gate,
+    registry: metrics.registry,
+    adminKeys: () => runtime.config().auth.adminKeys,
+    keys: () => policies.keyService(),
+    usage: () => policies.state()?.usage,
+    open: () => adminListen !== undefined && isLoopback(adminListen.host),
+    logger: logger.child({ component: 'dashboard' }),
+  });
+  const app = createApp({ dashboard, runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features, jobIdentity: (owner, team) => jobIdentity(policies, owner, team) });
   const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
-  const adminApp = adminListen ? createApp({ runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
+  const adminApp = adminListen ? createApp({ dashboard, runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 
   let main: Listener | undefined;
   let admin: Listener | undefined;
@@ -259,6 +269,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
           logger.info('drained: every request in flight finished');
         }
         tlsWatcher?.close();
+        dashboard.close();
         const adminClosed = closeListener(admin);
         admin?.closeAllConnections();
         await adminClosed;
@@ -287,6 +298,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     /** Closes at once, cutting whatever is in flight (tests; shutdown() is the graceful way). */
     async close(): Promise<void> {
       tlsWatcher?.close();
+      dashboard.close();
       await Promise.all(
         [main, admin].map((l) => {
           const p = closeListener(l);

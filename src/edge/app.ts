@@ -54,6 +54,8 @@ export interface AppDeps {
   features?: FeatureRuntime;
   /** Who a background job runs as, looked up again when it runs (a key may have been revoked since). */
   jobIdentity?: (owner: string, team: string | undefined) => Promise<Identity | undefined>;
+  /** The operator's dashboard (src/cockpit), mounted wherever /admin is served; it does its own auth. */
+  dashboard?: express.Router;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -122,9 +124,11 @@ export function createApp(deps: AppDeps): express.Express {
     // The operator listener: meant for a private address (Prometheus scrapes it without a key).
     app.get('/metrics', metricsHandler);
     if (deps.admin) app.use('/admin', adminKey({ open: () => deps.adminOpen === true }), express.json({ limit: '64kb' }), deps.admin);
+    if (deps.dashboard) app.use('/dashboard', deps.dashboard);
   } else if (!deps.operatorListener) {
     app.get('/metrics', adminKey({ disabledMessage: 'Metrics need an admin key on this listener: set auth.adminKeys (and send it as "Authorization: Bearer <key>"), or serve them on server.adminListen.' }), metricsHandler);
     if (deps.admin) app.use('/admin', adminKey({}), express.json({ limit: '64kb' }), deps.admin);
+    if (deps.dashboard) app.use('/dashboard', deps.dashboard);
   }
 
   if (role === 'main') {
