@@ -23,6 +23,7 @@ import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 import { createSafetyRuntime } from './safety/safety-runtime.js';
 import { createFeatureRuntime } from './runtime/feature-runtime.js';
 import { createDashboardRouter } from './cockpit/dashboard-router.js';
+import { createTracing } from './observability/tracing.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -124,7 +125,9 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     open: () => adminListen !== undefined && isLoopback(adminListen.host),
     logger: logger.child({ component: 'dashboard' }),
   });
-  const app = createApp({ dashboard, runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features, jobIdentity: (owner, team) => jobIdentity(policies, owner, team) });
+  // Traces: rebuilt when a reload changes the tracing section (the old exporter flushes first).
+  let tracing = createTracing(loaded.config.tracing);
+  const app = createApp({ tracing: () => tracing, dashboard, runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features, jobIdentity: (owner, team) => jobIdentity(policies, owner, team) });
   const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
   const adminApp = adminListen ? createApp({ dashboard, runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 
@@ -228,6 +231,11 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       if (!before.server.tls !== !s.tls) restart.push('tls');
       if (restart.length) logger.warn({ fields: restart.map((k) => `server.${k}`) }, 'these server settings take effect at the next restart');
       runtime.reload(next);
+      if (!same(before.tracing, next.config.tracing)) {
+        const old = tracing;
+        tracing = createTracing(next.config.tracing);
+        void old?.shutdown().catch(() => {});
+      }
       policies.commit(prepared);
       safety.commit(next);
       for (const l of [main, admin]) if (l) applyLimits(l, s.limits);
@@ -252,8 +260,16 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       shutdown ??= (async () => {
         const drainMs = opts.drainMs ?? runtime.config().server.drainMs;
         draining = true;
-        logger.info({ inFlight: inflight.size, drainMs }, 'shutting down: draining requests in flight');
         front.startDrain();
+        // Still serving, but /readyz says 503 and every answer closes its connection: the load
+        // balancer takes this instance out before its listener goes away.
+        const delayMs = runtime.config().server.shutdownDelayMs;
+        if (delayMs > 0) {
+          logger.info({ delayMs }, 'shutting down: out of rotation, still serving until the delay is over');
+          await sleep(delayMs);
+          front.startDrain();
+        }
+        logger.info({ inFlight: inflight.size, drainMs }, 'shutting down: draining requests in flight');
         // close() stops accepting and (Node ≥ 19) closes idle keep-alive connections; it calls
         // back once every connection is gone.
         const closed = closeListener(main);
@@ -270,6 +286,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         }
         tlsWatcher?.close();
         dashboard.close();
+        await tracing?.shutdown().catch(() => {});
         const adminClosed = closeListener(admin);
         admin?.closeAllConnections();
         await adminClosed;
@@ -299,6 +316,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     async close(): Promise<void> {
       tlsWatcher?.close();
       dashboard.close();
+      await tracing?.shutdown().catch(() => {});
       await Promise.all(
         [main, admin].map((l) => {
           const p = closeListener(l);

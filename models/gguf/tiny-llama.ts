@@ -288,6 +288,10 @@ export function buildTinyModelWithSummary(opts: TinyModelOptions): { gguf: Buffe
     ['llama.context_length', u32(opts.contextLength ?? 4096)],
     ['llama.embedding_length', u32(nEmbd)],
     ['llama.block_count', u32(1)],
+    // Mean pooling for embedding contexts (chat ignores it): the residual stream is the one-hot
+    // state of each token, so a text's embedding is its bag of states, and texts sharing words
+    // are close. Without it llama.cpp embeds only the last token.
+    ['llama.pooling_type', u32(1)],
     ['llama.feed_forward_length', u32(N_FF)],
     ['llama.attention.head_count', u32(nHead)],
     ['llama.attention.head_count_kv', u32(nHeadKv)],

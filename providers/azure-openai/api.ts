@@ -52,6 +52,8 @@ export function createAzureApi(providerId: string, config: AzureProviderConfig):
       // the deployment too, as the SDK itself would send it.
       return { path: `/deployments/${encodeURIComponent(deployment)}/chat/completions`, model: deployment };
     },
+    // AzureOpenAI turns POST /embeddings with this model into /deployments/{deployment}/embeddings.
+    embeddingModel: (model) => deploymentFor(config, model),
     withClient: (call) => call(client),
     // GET {endpoint}/openai/models?api-version=…: cheap, and fails on a bad key or endpoint.
     health: () => probeModels(client, api),

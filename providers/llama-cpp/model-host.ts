@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
 import type { FinishReason } from '../../src/core/chat-response.js';
 import type { HealthReport } from '../../src/core/provider.js';
 import { ProviderError, type ProviderErrorInit } from '../../src/core/provider-error.js';
+import { base64ToFloat32 } from '../../src/wire/embeddings/vector-encoding.js';
 import type { GenerateParams, WorkerMessage, WorkerModelSpec, WorkerToolCall, WorkerTurn, WorkerUsage } from './protocol.js';
+import { EmbedBatcher, type EmbedResult } from './embed-batcher.js';
 import { StreamChannel } from './stream-channel.js';
 import { describeExit, type LlamaTuning } from './tuning.js';
 import { WorkerProcess, type WorkerExit, type WorkerHealth } from './worker-process.js';
@@ -68,8 +70,30 @@ export class ModelHost {
   private nextId = 1;
   /** Moving average of request durations, for capacity retry-after estimates. */
   private avgMs = 2_000;
+  /** Embeddings requests, batched into one worker round trip. */
+  private readonly embeds: EmbedBatcher;
+  /** The model's vector size, once a worker has computed an embedding. */
+  embeddingSize?: number;
+  /** The current worker has answered an embeddings request (its model is loaded). */
+  private embedded = false;
 
-  constructor(private readonly o: ModelHostOptions) {}
+  constructor(private readonly o: ModelHostOptions) {
+    this.embeds = new EmbedBatcher({
+      providerId: o.providerId,
+      modelId: o.spec.id,
+      windowMs: o.tuning.embedBatchWindowMs,
+      maxBatchTexts: o.tuning.embedMaxBatchTexts,
+      // As for generate: `parallel + queueLimit` requests may wait (a batch in the worker not counted).
+      maxQueued: o.spec.parallel + o.queueLimit,
+      nextId: () => this.nextId++,
+      send: (items) => this.ready && this.worker !== undefined && this.worker.send({ t: 'embed', items }),
+      abort: (id) => void this.worker?.send({ t: 'abort', id }),
+      onSuccess: () => {
+        this.consecutiveCrashes = 0;
+        this.lastCrash = undefined;
+      },
+    });
+  }
 
   get pid(): number | undefined {
     return this.worker?.alive ? this.worker.pid : undefined;
@@ -110,13 +134,30 @@ export class ModelHost {
     });
   }
 
+  /** Queues texts to embed; resolves with their raw vectors once the worker computed them. */
+  embed(texts: string[], signal: AbortSignal): Promise<EmbedResult> {
+    if (this.closed) return Promise.reject(this.error('server', `local model ${this.o.spec.id}: provider is closed`));
+    const crash = this.lastCrash;
+    if (crash?.duringLoad && this.restartTimer) {
+      const retryAfterMs = Math.max(0, crash.retryAt - Date.now());
+      return Promise.reject(this.error('server', `local model ${this.o.spec.id} crashed while starting or loading (${crash.message}); next attempt in ${Math.ceil(retryAfterMs / 1000)}s`, { retryAfterMs }));
+    }
+    const pending = this.embeds.submit(texts, signal).then((r) => {
+      this.embeddingSize = r.size;
+      return r;
+    });
+    this.pump();
+    return pending;
+  }
+
   private pump(): void {
     if (this.closed) return;
     if (!this.worker) {
-      if (!this.restartTimer && this.queue.length > 0) this.spawn(this.o.loadAtStart);
+      if (!this.restartTimer && (this.queue.length > 0 || this.embeds.queued > 0)) this.spawn(this.o.loadAtStart);
       return;
     }
     if (!this.ready) return;
+    this.embeds.pump();
     while (this.active.size < this.o.spec.parallel) {
       const job = this.queue.shift();
       if (!job) break;
@@ -208,8 +249,16 @@ export class ModelHost {
       case 'hello':
       case 'health':
         return; // handled by WorkerProcess
+      case 'embedded':
+        this.embedded = true;
+        this.embeds.settle(m.id, { ok: true, result: { vectors: m.vectors.map(base64ToFloat32), tokens: m.tokens, size: m.size } });
+        return;
       default:
         break;
+    }
+    if (m.t === 'error' && this.embeds.owns(m.id)) {
+      this.embeds.settle(m.id, { ok: false, kind: m.kind, message: m.message });
+      return;
     }
     const job = this.active.get(m.id);
     if (!job) return;
@@ -239,8 +288,12 @@ export class ModelHost {
     if (worker !== this.worker) return;
     clearTimeout(this.startTimer);
     clearInterval(this.watchdog);
-    const wasLoaded = this.loaded;
+    // A worker that has answered embeddings has its model loaded, whether or not a chat context was made.
+    const chatLoaded = this.loaded;
+    const wasLoaded = chatLoaded || this.embedded;
     const wasReady = this.ready;
+    const embedding = this.embeds.running;
+    this.embedded = false;
     this.worker = undefined;
     this.ready = false;
     this.loaded = false;
@@ -258,23 +311,24 @@ export class ModelHost {
       if (job.state === 'sent' || job.state === 'queued') job.reject(err);
       else if (job.state === 'started') job.channel?.fail(err);
     }
+    this.embeds.fail(err, !wasReady);
     if (this.closed) return;
     this.restarts++;
     this.consecutiveCrashes++;
     const delay = Math.min(this.o.tuning.restartMaxMs, this.o.tuning.restartBaseMs * 2 ** (this.consecutiveCrashes - 1));
-    this.lastCrash = { message: detail, duringLoad: !wasReady || (!wasLoaded && inside.length > 0), retryAt: Date.now() + delay };
-    this.o.logger.warn({ model: this.o.spec.id, pid: worker.pid, failed: inside.length, restartInMs: delay }, `llama-cpp worker ${detail}`);
+    this.lastCrash = { message: detail, duringLoad: !wasReady || (!wasLoaded && inside.length + embedding > 0), retryAt: Date.now() + delay };
+    this.o.logger.warn({ model: this.o.spec.id, pid: worker.pid, failed: inside.length + embedding, restartInMs: delay }, `llama-cpp worker ${detail}`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.closed) return;
       // Bring a model that was serving back at once; otherwise wait for demand.
-      if (wasLoaded || this.o.loadAtStart || this.queue.length > 0) this.spawn(wasLoaded || this.o.loadAtStart);
+      if (wasLoaded || this.o.loadAtStart || this.queue.length > 0 || this.embeds.queued > 0) this.spawn(chatLoaded || this.o.loadAtStart);
     }, delay);
     this.restartTimer.unref();
   }
 
   async health(): Promise<HealthReport> {
-    const base = { loaded: false, queueDepth: this.queue.length, running: this.active.size, restarts: this.restarts, pid: this.pid };
+    const base = { loaded: false, queueDepth: this.queue.length + this.embeds.queued, running: this.active.size + this.embeds.running, restarts: this.restarts, pid: this.pid };
     if (this.closed) return { ok: false, detail: 'provider closed', ...base };
     const worker = this.worker;
     if (!worker) {
@@ -297,6 +351,7 @@ export class ModelHost {
       job.signal.removeEventListener('abort', job.onAbort);
       job.reject(err);
     }
+    this.embeds.fail(err, true);
     await this.worker?.shutdown(this.o.tuning.shutdownGraceMs);
   }
 }

@@ -10,6 +10,10 @@
  *   parent: abort    ─▶ worker stops at the next token, frees the sequence ─▶ error{aborted}
  * Every generate gets exactly one terminal message (done | error) and the worker sends it only
  * after the request's sequence is disposed, so the parent may reuse the slot on receipt.
+ *
+ * Embeddings, batched: parent: embed{items} ─▶ worker, per item: embedded | error (by item id).
+ *   parent: abort{id} of an item ─▶ the worker stops before its next text ─▶ error{aborted}
+ * Item ids come from the same counter as generate ids, so the two never collide.
  */
 import type { FinishReason } from '../../src/core/chat-response.js';
 
@@ -68,6 +72,12 @@ export interface WorkerToolCall {
   arguments: string;
 }
 
+/** One embeddings request inside an `embed` message: its texts, embedded in order. */
+export interface WorkerEmbedItem {
+  id: number;
+  texts: string[];
+}
+
 /** Terminal error kinds a worker reports; the parent maps them to ProviderError kinds. */
 export type WorkerErrorKind = 'server' | 'invalid_request' | 'aborted';
 
@@ -75,6 +85,8 @@ export type ParentMessage =
   | { t: 'init'; spec: WorkerModelSpec; loadNow: boolean }
   | { t: 'generate'; id: number; turns: WorkerTurn[]; params: GenerateParams }
   | { t: 'abort'; id: number }
+  /** Requests that arrived together, answered in one round trip (each item gets its own terminal message). */
+  | { t: 'embed'; items: WorkerEmbedItem[] }
   | { t: 'health'; nonce: number }
   | { t: 'shutdown' };
 
@@ -90,6 +102,11 @@ export type WorkerMessage =
   | { t: 'token'; id: number; text: string }
   | { t: 'done'; id: number; finish: FinishReason; usage: WorkerUsage; toolCalls?: WorkerToolCall[] }
   | { t: 'error'; id: number; kind: WorkerErrorKind; message: string }
+  /**
+   * One embed item's vectors, raw as the model pools them (the parent normalises): base64 of
+   * little-endian float32; `tokens` counted by the model's tokenizer; `size` the model's vector size.
+   */
+  | { t: 'embedded'; id: number; vectors: string[]; tokens: number; size: number }
   | { t: 'health'; nonce: number; loaded: boolean; running: number; loadError?: string }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };
 

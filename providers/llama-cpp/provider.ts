@@ -9,11 +9,14 @@ import type { Logger } from 'pino';
 import type { LlamaProviderConfig } from './options.js';
 import type { ChatRequest } from '../../src/core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream, FinishReason, Usage } from '../../src/core/chat-response.js';
-import type { CallNotes, CallOptions, Capabilities, HealthReport, Provider, Target } from '../../src/core/provider.js';
+import type { CallNotes, CallOptions, Capabilities, EmbedInput, EmbedRequest, EmbedResponse, HealthReport, Provider, Target } from '../../src/core/provider.js';
 import { ProviderError } from '../../src/core/provider-error.js';
 import { startDeadline } from '../../src/core/deadline.js';
 import { generateTinyModelIfMissing } from '../../models/gguf/ensure-tiny-model.js';
 import { DEFAULT_REGISTRY_PATH } from '../../models/paths.js';
+import { loadEncoder } from '../../src/accounting/encoders.js';
+import { shapeVector } from './embed-vectors.js';
+import { knownLocalEmbeddingSize } from './embedding-size.js';
 import { ModelHost, type HostCall } from './model-host.js';
 import { checkModelFile } from './model-file.js';
 import { buildGenerateRequest } from './prompt.js';
@@ -213,6 +216,49 @@ export class LlamaCppProvider implements Provider {
     } finally {
       deadline.dispose();
     }
+  }
+
+  /**
+   * Embeddings from the model's own embedding context, batched with other requests to the same
+   * model (see embed-batcher.ts), L2-normalised; `dimensions` shortens them (first values,
+   * renormalised) and may not exceed the model's size. Usage counts the model's own tokens.
+   */
+  async embed(req: EmbedRequest, target: Target, opts: CallOptions): Promise<EmbedResponse> {
+    const deadline = callSignal(opts.signal, this.config.timeoutMs, this.id);
+    try {
+      const model = this.modelOf(target);
+      const host = await this.hostFor(model);
+      const tooBig = (size: number) =>
+        new ProviderError({ kind: 'invalid_request', provider: this.id, param: 'dimensions', retryable: true, message: `Invalid value for 'dimensions': local model ${model} makes vectors of ${size} dimensions; ask for at most that (got ${req.dimensions}).` });
+      if (req.dimensions !== undefined && host.embeddingSize !== undefined && req.dimensions > host.embeddingSize) throw tooBig(host.embeddingSize);
+      const texts = await this.textsOf(req.inputs);
+      const out = await host.embed(texts, deadline.signal);
+      if (req.dimensions !== undefined && req.dimensions > out.size) throw tooBig(out.size);
+      return { model, vectors: out.vectors.map((v) => shapeVector(v, req.dimensions)), usage: { promptTokens: out.tokens, totalTokens: out.tokens } };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * The inputs as text. Token arrays are in the encoding of OpenAI's embedding models
+   * (cl100k_base): the local model has its own tokenizer, so they are decoded first.
+   */
+  private async textsOf(inputs: readonly EmbedInput[]): Promise<string[]> {
+    if (inputs.every((i): i is string => typeof i === 'string')) return [...inputs];
+    const enc = await loadEncoder('cl100k_base');
+    return inputs.map((input, i) => {
+      if (typeof input === 'string') return input;
+      const text = enc.decode([...input]);
+      if (!text) throw new ProviderError({ kind: 'invalid_request', provider: this.id, param: `input[${i}]`, message: `Invalid value for 'input[${i}]': no text in these tokens (cl100k_base, the encoding of OpenAI's embedding models).` });
+      return text;
+    });
+  }
+
+  /** The vector size of `model`: the loaded model's, else the built-in model's. */
+  embeddingDimensions(model: string): number | undefined {
+    const name = model || this.config.model || '';
+    return this.hosts.get(name)?.embeddingSize ?? knownLocalEmbeddingSize(name, this.config);
   }
 
   async health(model?: string): Promise<HealthReport> {

@@ -15,6 +15,10 @@ export interface LlamaTuning {
   shutdownGraceMs: number;
   /** Worker script override (tests). */
   workerPath?: string;
+  /** How long the first embeddings request of a batch waits for others to join it. */
+  embedBatchWindowMs: number;
+  /** Texts in one embeddings batch (a request with more goes alone). */
+  embedMaxBatchTexts: number;
 }
 
 export const DEFAULT_TUNING: LlamaTuning = {
@@ -24,6 +28,8 @@ export const DEFAULT_TUNING: LlamaTuning = {
   restartBaseMs: 250,
   restartMaxMs: 30_000,
   shutdownGraceMs: 2_000,
+  embedBatchWindowMs: 3,
+  embedMaxBatchTexts: 256,
 };
 
 /** "exited with code 134 (SIGABRT): GGML_ASSERT(...) failed" and the like, for errors and logs. */

@@ -22,21 +22,17 @@ import {
 import type { FinishReason } from '../../src/core/chat-response.js';
 import { compactHistory } from './compaction.js';
 import { jsonLandingBias } from './json-landing.js';
-import type { GenerateParams, WorkerErrorKind, WorkerModelSpec, WorkerToolCall, WorkerTurn, WorkerUsage } from './protocol.js';
+import { EngineError } from './engine-error.js';
+import type { GenerateParams, WorkerModelSpec, WorkerToolCall, WorkerTurn, WorkerUsage } from './protocol.js';
+import { WorkerEmbedder, type EmbedOutcome } from './worker-embedder.js';
+
+export { EngineError } from './engine-error.js';
+export type { EmbedOutcome } from './worker-embedder.js';
 
 /** Completion tokens reserved when compacting a request that names no max_tokens. */
 const DEFAULT_RESERVE_TOKENS = 256;
 const GRAMMAR_CACHE_SIZE = 32;
 const ANY_OBJECT_SCHEMA = { type: 'object', additionalProperties: true } as const;
-
-export class EngineError extends Error {
-  constructor(
-    readonly kind: WorkerErrorKind,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface GenerateHooks {
   onStarted(info: { promptTokens: number; dropped: number }): void;
@@ -79,6 +75,9 @@ export class WorkerEngine {
   private llama?: Llama;
   private loadedState?: Loaded;
   private loading?: Promise<Loaded>;
+  /** The weights, shared by the chat context and the embedding context. */
+  private modelLoading?: Promise<LlamaModel>;
+  private readonly embedder: WorkerEmbedder;
   private readonly grammars = new Map<string, LlamaGrammar>();
   private readonly sequenceWaiters: Array<() => void> = [];
   loadError?: string;
@@ -87,7 +86,9 @@ export class WorkerEngine {
   constructor(
     private readonly spec: WorkerModelSpec,
     private readonly events: EngineEvents,
-  ) {}
+  ) {
+    this.embedder = new WorkerEmbedder(spec, () => this.loadModel());
+  }
 
   get loaded(): boolean {
     return this.loadedState !== undefined;
@@ -129,10 +130,23 @@ export class WorkerEngine {
     return this.loading;
   }
 
+  /** Loads the weights once; a failed load is retried by the next call. */
+  private loadModel(): Promise<LlamaModel> {
+    if (!this.modelLoading) {
+      const loading = (async () => {
+        if (!this.llama) await this.init();
+        return (this.llama as Llama).loadModel({ modelPath: this.spec.path, gpuLayers: 0 });
+      })();
+      this.modelLoading = loading;
+      loading.catch(() => {
+        if (this.modelLoading === loading) this.modelLoading = undefined;
+      });
+    }
+    return this.modelLoading;
+  }
+
   private async load(): Promise<Loaded> {
-    if (!this.llama) await this.init();
-    const llama = this.llama as Llama;
-    const model = await llama.loadModel({ modelPath: this.spec.path, gpuLayers: 0 });
+    const model = await this.loadModel();
     try {
       // One context, `parallel` sequences of `contextSize` tokens each; threads default to 1
       // (node-llama-cpp's own default oversubscribes small machines badly).
@@ -143,9 +157,23 @@ export class WorkerEngine {
       });
       return { model, context, wrapper: this.resolveWrapper(model) };
     } catch (err) {
-      // A failed context or a bad chat template: free the weights before the next attempt.
-      await model.dispose();
+      // A failed context or a bad chat template: free the weights before the next attempt
+      // (unless the embedding context uses them).
+      if (!this.embedder.started) {
+        this.modelLoading = undefined;
+        await model.dispose();
+      }
       throw err;
+    }
+  }
+
+  /** Embeds `texts` in order (see worker-embedder.ts); stops before the next text once `signal` aborts. */
+  async embed(texts: readonly string[], signal: AbortSignal): Promise<EmbedOutcome> {
+    this.running++;
+    try {
+      return await this.embedder.embed(texts, signal);
+    } finally {
+      this.running--;
     }
   }
 

@@ -4,7 +4,8 @@
  * the router fails over instead of dying. Speaks the protocol in protocol.ts over IPC.
  */
 import { EngineError, WorkerEngine } from './worker-engine.js';
-import { isParentMessage, type GenerateParams, type ParentMessage, type WorkerMessage, type WorkerTurn } from './protocol.js';
+import { isParentMessage, type GenerateParams, type ParentMessage, type WorkerEmbedItem, type WorkerMessage, type WorkerTurn } from './protocol.js';
+import { float32ToBase64 } from '../../src/wire/embeddings/vector-encoding.js';
 
 const channel = process.send?.bind(process);
 if (!channel) {
@@ -78,6 +79,23 @@ async function generate(id: number, turns: WorkerTurn[], params: GenerateParams)
   }
 }
 
+/** One embed item: its vectors or its error, by its id (abortable like a generate). */
+async function embed(item: WorkerEmbedItem): Promise<void> {
+  const controller = new AbortController();
+  controllers.set(item.id, controller);
+  try {
+    if (!engine) throw new EngineError('server', 'worker received a request before init');
+    const ready = await engine;
+    const out = await ready.embed(item.texts, controller.signal);
+    send({ t: 'embedded', id: item.id, vectors: out.vectors.map(float32ToBase64), tokens: out.tokens, size: out.size });
+  } catch (err) {
+    const kind = controller.signal.aborted ? 'aborted' : err instanceof EngineError ? err.kind : 'server';
+    send({ t: 'error', id: item.id, kind, message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    controllers.delete(item.id);
+  }
+}
+
 function init(message: Extract<ParentMessage, { t: 'init' }>): void {
   const instance = new WorkerEngine(message.spec, {
     log: (level, text) => send({ t: 'log', level, message: text }),
@@ -118,6 +136,10 @@ process.on('message', (raw: unknown) => {
       break;
     case 'abort':
       controllers.get(raw.id)?.abort();
+      break;
+    case 'embed':
+      // Each item waits its turn on the embedding context; all are answered from this one message.
+      for (const item of raw.items) void embed(item);
       break;
     case 'health':
       health(raw.nonce);

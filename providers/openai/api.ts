@@ -28,6 +28,8 @@ export interface UpstreamApi {
   /** Per-call timeout: the whole call when not streamed, until the first event when streamed. */
   readonly timeoutMs: number;
   chatRoute(model: string): ChatRoute;
+  /** The body's `model` of an embeddings call for `model` (Azure: its deployment, which the SDK also puts in the path). */
+  embeddingModel(model: string): string;
   /** Runs one logical call with a client; `call` must throw ProviderErrors. Pooled keys rotate on 401/429. */
   withClient<T>(call: (client: OpenAI) => Promise<T>): Promise<T>;
   /** Cheap liveness probe. */
@@ -139,6 +141,7 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
     secrets: keys,
     timeoutMs: config.timeoutMs,
     chatRoute: (model) => ({ path: '/chat/completions', model }),
+    embeddingModel: (model) => model,
     withClient: (call) => pool.run((lease) => call(lease.key)),
     health: async () => {
       const lease = pool.peek();

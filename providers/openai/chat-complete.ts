@@ -20,7 +20,8 @@ import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
 /** Events read before `stream()` resolves while looking for the answering model (Azure opens with an empty one). */
 const MAX_HEAD_EVENTS = 8;
 
-function classify(api: UpstreamApi, err: unknown, signal: AbortSignal, deadline?: Deadline): ProviderError {
+/** Classifies a failed call: the caller's abort wins, then the call's own deadline, then what the upstream did. */
+export function classify(api: UpstreamApi, err: unknown, signal: AbortSignal, deadline?: Deadline): ProviderError {
   // The caller's abort wins over whatever the transport made of it (fetch rethrows custom reasons).
   if (signal.aborted) return classifyOpenAIError(new APIUserAbortError(), api.providerId, { secrets: api.secrets });
   const cause = deadline?.timedOut() ? deadlineError(api.timeoutMs) : err;
@@ -54,6 +55,9 @@ function buildBody(api: UpstreamApi, req: ChatRequest, model: string, stream: bo
   }
 }
 
+/** The W3C trace context of a traced request, for the upstream to carry on (absent: nothing). */
+const traceHeaders = (req: ChatRequest) => (req.meta.traceparent ? { headers: { traceparent: req.meta.traceparent } } : {});
+
 /** One non-streamed call. */
 export async function chatComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatResponse> {
   const route = api.chatRoute(target.model);
@@ -62,7 +66,7 @@ export async function chatComplete(api: UpstreamApi, req: ChatRequest, target: T
     // The deadline covers queueing for a socket, the answer's headers and reading its body.
     const deadline = callDeadline(opts.signal, api.timeoutMs);
     try {
-      const data = await client.post<unknown>(route.path, { body, signal: deadline.signal, fetchOptions: READ_WHOLE });
+      const data = await client.post<unknown>(route.path, { body, signal: deadline.signal, fetchOptions: READ_WHOLE, ...traceHeaders(req) });
       return readAnswer(data);
     } catch (err) {
       throw classify(api, err, opts.signal, deadline);
@@ -117,7 +121,7 @@ export async function streamComplete(api: UpstreamApi, req: ChatRequest, target:
     const deadline = callDeadline(opts.signal, api.timeoutMs);
     let events: AsyncIterator<unknown> | undefined;
     try {
-      const { data, response } = await client.post<AsyncIterable<unknown>>(route.path, { body, signal: deadline.signal, stream: true }).withResponse();
+      const { data, response } = await client.post<AsyncIterable<unknown>>(route.path, { body, signal: deadline.signal, stream: true, ...traceHeaders(req) }).withResponse();
       if ((response.headers.get('content-type') ?? '').includes('application/json')) {
         // A proxy or compatible server that answers a stream request with one JSON error body.
         const text = await response.text();

@@ -5,6 +5,8 @@ import type { ProviderFactoryContext } from '../registry.js';
 import { ownValue } from '../shared/options.js';
 import { createOpenAIApi, type OpenAIApiOptions, type UpstreamApi } from './api.js';
 import { chatComplete, streamComplete } from './chat-complete.js';
+import { knownEmbeddingDimensions } from './embedding-models.js';
+import { createEmbeddings } from './embeddings.js';
 
 /** What an OpenAI-style chat model can do; the context window only when the operator told us (own keys only). */
 export function openAICapabilities(contextLength: Record<string, number> | undefined, model: string): Capabilities {
@@ -22,6 +24,8 @@ export function createUpstreamProvider(kind: string, api: UpstreamApi, contextLe
     capabilities: (model) => openAICapabilities(contextLength, model),
     chat: (req, target, opts) => chatComplete(api, req, target, opts),
     stream: (req, target, opts) => streamComplete(api, req, target, opts),
+    embed: (req, target, opts) => createEmbeddings(api, req, target, opts),
+    embeddingDimensions: (model) => knownEmbeddingDimensions(model),
     health: () => api.health(),
     // The provider's own connection pool: calls still in flight fail, every socket closes.
     close: async () => api.close(),

@@ -6,11 +6,14 @@ import { budgetSchema, jwtSchema, keySecretSchema, limitsSchema, virtualKeysSche
 import { stateSchema } from '../state/state-schema.js';
 
 export { byteSize, parseByteSize } from '../../providers/shared/options.js';
+import { knownEmbeddingDimensions } from '../../providers/openai/embedding-models.js';
+import { knownLocalEmbeddingSize } from '../../providers/llama-cpp/embedding-size.js';
 import { auditSchema, crossCheckSafety, safetySchema } from './safety-schema.js';
 import { cacheSchema, routeCacheSchema } from '../cache/cache-schema.js';
 import { sessionsSchema } from '../sessions/session-schema.js';
 import { routeResumableSchema, streamsSchema } from '../streams/streams-schema.js';
 import { jobsSchema } from '../jobs/jobs-schema.js';
+import { tracingSchema } from '../observability/tracing.js';
 import { sessionSummarySchema } from '../sessions/summarize.js';
 export type { OpenAIProviderConfig } from '../../providers/openai/options.js';
 export type { AzureProviderConfig } from '../../providers/azure-openai/options.js';
@@ -51,6 +54,14 @@ export const targetSchema = z.strictObject({
     .positive()
     .optional()
     .describe('Longest time a request waits in the queue for a slot before it tries the next target (the smallest over the routes applies; the route deadline still bounds it). Default 1000.'),
+  /** Embeddings routes: the size of this target's vectors when a request asks for no `dimensions`. */
+  dimensions: z
+    .number()
+    .int()
+    .min(1)
+    .max(65_536)
+    .optional()
+    .describe('Embeddings routes only: the size of this target\'s vectors when a request names no dimensions. Needed when the router does not know the model (known: text-embedding-3-small 1536, text-embedding-3-large 3072, text-embedding-ada-002 1536, the built-in local tiny 256) and the route has more than one target; answers of another size are refused.'),
 }).refine((t) => t.maxConcurrent !== undefined || (t.maxQueue === undefined && t.maxQueueWaitMs === undefined), {
   path: ['maxQueue'],
   message: 'maxQueue and maxQueueWaitMs only apply with maxConcurrent (set it on this target)',
@@ -113,6 +124,16 @@ export const budgetsSchema = z.strictObject({
 });
 
 export const routeSchema = z.strictObject({
+  /** What the route serves: chat completions (default) or embeddings. */
+  kind: z
+    .enum(['chat', 'embeddings'])
+    .optional()
+    .describe('chat (default): POST /v1/chat/completions; embeddings: POST /v1/embeddings. A route serves one of the two, and its targets must serve it too.'),
+  /** Embeddings routes: allow targets whose vectors differ in size. */
+  allowMixedDimensions: z
+    .boolean()
+    .optional()
+    .describe('Embeddings routes: allow targets whose vectors differ in size (or whose size is unknown). Off by default: a fallback to another size would mix vector spaces in the app\'s index; an app that sets dimensions on every request may turn it on.'),
   /** `ordered`: fallback chain; `weighted`: spread over healthy targets by weight. */
   strategy: z.enum(['ordered', 'weighted']).default('ordered').describe('ordered: fallback chain; weighted: spread over healthy targets by weight.'),
   targets: z.array(targetSchema).min(1).describe('Targets tried in order (or by weight).'),
@@ -145,6 +166,9 @@ export const routeSchema = z.strictObject({
 }).refine((r) => r.defaultMaxTokens === undefined || r.defaultMaxTokens <= r.caps.maxTokens, {
   path: ['defaultMaxTokens'],
   message: 'defaultMaxTokens must not exceed caps.maxTokens (every request without max_tokens would exceed the cap)',
+}).refine((r) => r.kind === 'embeddings' || (r.allowMixedDimensions === undefined && r.targets.every((t) => t.dimensions === undefined)), {
+  path: ['kind'],
+  message: 'dimensions and allowMixedDimensions only apply to embeddings routes (set kind: embeddings)',
 });
 
 const listenSchema = z.strictObject({
@@ -211,6 +235,13 @@ export const configSchema = z
         cors: corsSchema.optional().describe('CORS for browser apps calling the router directly; off when absent.'),
         limits: serverLimitsSchema.prefault({}).describe('Connection and request limits at the edge.'),
         /** Graceful shutdown: how long requests in flight may take to finish after SIGTERM. */
+        shutdownDelayMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(120_000)
+          .default(0)
+          .describe('On SIGTERM, before the listener closes: how long /readyz says 503 and every answer says Connection: close while new requests are still served, so a load balancer takes the instance out of rotation first (lossless rolling restarts behind nginx or a Service; 0 with a Kubernetes preStop sleep).'),
         drainMs: z.number().int().nonnegative().default(25_000).describe('On SIGTERM: how long requests in flight may finish before remaining streams are ended with an error event.'),
       })
       .refine((s) => !s.adminListen || s.adminListen.port === 0 || s.adminListen.port !== s.port || s.adminListen.host !== s.host, {
@@ -251,6 +282,7 @@ export const configSchema = z
     audit: auditSchema.prefault({}).describe('The tamper-evident audit log (off by default).'),
     cache: cacheSchema.prefault({}).describe('Bounds of the response cache (routes turn it on with routes.<name>.cache).'),
     sessions: sessionsSchema.prefault({}).describe('Conversation sessions kept by the router (x-session-id, /v1/sessions).'),
+    tracing: tracingSchema.prefault({}).describe('OpenTelemetry traces over OTLP/HTTP (off without otlpEndpoint).'),
     jobs: jobsSchema.prefault({}).describe('Background jobs (x-router-async, /v1/jobs): persisted, run by a pool, survive a restart.'),
     streams: streamsSchema.prefault({}).describe('Resumable streams (x-router-resumable, reconnect with Last-Event-ID): bounds of their buffers.'),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, ".", "_" or "-"'), providerSchema).describe('Provider instances by id.'),
@@ -288,7 +320,12 @@ export function crossCheckConfig(raw: unknown): Array<{ path: Array<string | num
       out.push({ path: ['routes', name, 'sessionSummary', 'route'], message: `unknown route "${summarizer}"; expected one of: ${Object.keys(routes).join(', ')}` });
     }
     const targets = (route as { targets?: unknown } | null)?.targets;
+    if (typeof summarizer === 'string' && (routes as Record<string, { kind?: unknown } | null>)[summarizer]?.kind === 'embeddings') {
+      out.push({ path: ['routes', name, 'sessionSummary', 'route'], message: `route "${summarizer}" serves embeddings; a summary needs a chat route` });
+    }
     if (!Array.isArray(targets)) continue;
+    const r = route as { kind?: unknown; allowMixedDimensions?: unknown };
+    if (r.kind === 'embeddings' && r.allowMixedDimensions !== true) out.push(...checkDimensions(name, targets, providers));
     targets.forEach((t: unknown, i) => {
       const provider = (t as { provider?: unknown } | null)?.provider;
       if (typeof provider === 'string' && !known.includes(provider)) {
@@ -298,6 +335,46 @@ export function crossCheckConfig(raw: unknown): Array<{ path: Array<string | num
         });
       }
     });
+  }
+  return out;
+}
+
+/**
+ * The size of a target's vectors when a request names no `dimensions`: its own `dimensions`,
+ * else what the router knows of the model (OpenAI's embedding models, the built-in local one).
+ */
+function targetDimensions(target: unknown, providers: unknown): number | undefined {
+  const t = (target ?? {}) as { provider?: unknown; model?: unknown; dimensions?: unknown };
+  if (typeof t.dimensions === 'number') return t.dimensions;
+  const provider = typeof t.provider === 'string' && providers && typeof providers === 'object' && Object.hasOwn(providers, t.provider) ? ((providers as Record<string, unknown>)[t.provider] as { kind?: unknown; registry?: unknown; model?: unknown } | null) : undefined;
+  const model = typeof t.model === 'string' ? t.model : '';
+  if (provider?.kind === 'openai' || provider?.kind === 'azure-openai') return knownEmbeddingDimensions(model);
+  if (provider?.kind === 'llama-cpp') return knownLocalEmbeddingSize(model, provider);
+  return undefined;
+}
+
+/**
+ * An embeddings route whose targets make vectors of different sizes would hand an app, on a
+ * fallback, vectors from another space than those in its index: refused unless the route sets
+ * allowMixedDimensions. With more than one target, every size must be known.
+ */
+function checkDimensions(route: string, targets: unknown[], providers: unknown): Array<{ path: Array<string | number>; message: string }> {
+  if (targets.length < 2) return [];
+  const out: Array<{ path: Array<string | number>; message: string }> = [];
+  const sizes = targets.map((t) => targetDimensions(t, providers));
+  const label = (t: unknown) => {
+    const { provider, model } = (t ?? {}) as { provider?: unknown; model?: unknown };
+    return `${String(provider)}/${String(model)}`;
+  };
+  sizes.forEach((size, i) => {
+    if (size === undefined) {
+      out.push({ path: ['routes', route, 'targets', i, 'dimensions'], message: `the size of ${label(targets[i])}'s vectors is not known: set dimensions on the target (or allowMixedDimensions: true on the route)` });
+    }
+  });
+  const known = sizes.filter((s): s is number => s !== undefined);
+  if (new Set(known).size > 1) {
+    const list = targets.map((t, i) => `${label(t)}: ${sizes[i] ?? 'unknown'}`).join(', ');
+    out.push({ path: ['routes', route, 'targets'], message: `targets make vectors of different sizes (${list}); a fallback between them would mix vector spaces. Use targets of one model, or set allowMixedDimensions: true` });
   }
   return out;
 }

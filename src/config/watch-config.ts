@@ -32,7 +32,8 @@ export function watchConfig(file: string, handlers: WatchHandlers, debounceMs = 
     }
   };
   let watcher: FSWatcher | undefined = watch(dir, (_event, name) => {
-    if (name !== base) return;
+    // `..data`: a Kubernetes ConfigMap volume swaps that symlink, never the file itself.
+    if (name !== base && name !== '..data') return;
     clearTimeout(timer);
     timer = setTimeout(reload, debounceMs);
   });

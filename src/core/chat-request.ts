@@ -81,6 +81,8 @@ export interface RequestMeta {
    * context, the oldest turns are dropped even on a route without `truncation`.
    */
   fitHistory?: boolean;
+  /** W3C traceparent for upstream calls, when the request is traced. */
+  traceparent?: string;
 }
 
 /** A chat request in the router's own schema. */

@@ -13,7 +13,9 @@ import { createJobsRouter, createJobSubmitHandler, wantsAsync } from '../jobs/in
 import { runInternally } from './internal-request.js';
 import { mountResponses } from './responses-handler.js';
 import { mountCompletions } from './completions-handler.js';
+import { mountEmbeddings } from './embeddings-handler.js';
 import type { Identity } from '../identity/types.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
@@ -54,6 +56,8 @@ export interface AppDeps {
   features?: FeatureRuntime;
   /** Who a background job runs as, looked up again when it runs (a key may have been revoked since). */
   jobIdentity?: (owner: string, team: string | undefined) => Promise<Identity | undefined>;
+  /** OpenTelemetry traces (undefined when off). */
+  tracing?: () => Tracing | undefined;
   /** The operator's dashboard (src/cockpit), mounted wherever /admin is served; it does its own auth. */
   dashboard?: express.Router;
 }
@@ -178,7 +182,7 @@ export function createApp(deps: AppDeps): express.Express {
         res.status(404).json({ error: { message: 'Resumable streams are not available.', type: 'invalid_request_error', param: 'id', code: 'stream_not_found' } });
       });
     }
-    const chatDeps = { dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features };
+    const chatDeps = { dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features, ...(deps.tracing ? { tracing: deps.tracing } : {}) };
     const chat = createChatHandler({ ...chatDeps, inflight: deps.inflight });
     if (features) {
       // Jobs run through the same chat path as any request (limits, filters, cache, routing), without a socket.
@@ -202,6 +206,7 @@ export function createApp(deps: AppDeps): express.Express {
     const maxDepth = () => runtime.config().server.limits.maxDepth;
     mountResponses(v1, { chat, sessions: () => deps.features?.sessions(), logger, jsonBody, maxDepth });
     mountCompletions(v1, { chat, logger, jsonBody, maxDepth });
+    mountEmbeddings(v1, { dispatcher: runtime.dispatcher, routes: routeOf, meter: deps.meter, metrics, logger, maxDepth, inflight: deps.inflight, jsonBody });
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
     // Only the routes this caller may use: a key limited to some routes sees those.

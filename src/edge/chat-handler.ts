@@ -35,6 +35,7 @@ import { sessionWireError } from '../sessions/session-http-errors.js';
 import { WireValidationError } from '../wire/wire-common.js';
 import { StateUnavailableError } from '../state/types.js';
 import { jobCreatedView } from '../jobs/index.js';
+import type { Tracing } from '../observability/tracing.js';
 import { formatEvent, lastEventIdOf, parseEventId, STREAM_ID_HEADER, wantsResumable, writeFrame, type ResumableStream } from '../streams/resumable-stream.js';
 import { ContentPolicyViolation } from '../safety/safety-errors.js';
 import { messageTexts } from '../safety/text-fields.js';
@@ -57,6 +58,8 @@ export interface ChatHandlerDeps {
   safety?: SafetyRuntime;
   /** The response cache and coalescing; absent: none. */
   features?: FeatureRuntime;
+  /** OpenTelemetry traces; undefined (or absent) when off: then nothing is traced at all. */
+  tracing?: () => Tracing | undefined;
 }
 
 /** Ends the accounting of a request once: the usage record, then the filter metrics and audit lines. `answer`: the text the app received (audit text capture). */
@@ -116,8 +119,19 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const identity = identityOf(res.locals);
     // Limits, cost and the usage record of this request: finished exactly once, whatever happens.
     const usage = deps.meter?.begin({ requestId, identity, receivedAt });
+    const tr = deps.tracing?.()?.start('chat', req.headers, { 'gen_ai.operation.name': 'chat', 'http.request.method': 'POST', 'url.path': '/v1/chat/completions', 'llm_router.request_id': requestId });
+    /** A policy step: a child span when traced, the plain call otherwise. */
+    const step = <T>(name: string, fn: () => Promise<T> | T): Promise<T> | T => (tr ? tr.step(name, fn) : fn());
     let safety: RequestSafety | undefined;
     const finish: Finish = (end, answer) => {
+      if (tr) {
+        tr.attempts(end.attempts ?? []);
+        tr.set({
+          ...(end.target ? { 'gen_ai.response.model': end.target.model, 'gen_ai.provider.name': end.target.provider } : {}),
+          ...(end.usage ? { 'gen_ai.usage.input_tokens': end.usage.promptTokens, 'gen_ai.usage.output_tokens': end.usage.completionTokens } : {}),
+        });
+        tr.end(end.outcome, !['ok', 'cache_hit', 'cache_stale', 'coalesced', 'queued'].includes(end.outcome));
+      }
       // A request refused before its route was known is audited too.
       safety ??= deps.safety?.begin({ requestId, identity });
       const decisions = safety?.decisions() ?? [];
@@ -137,6 +151,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: identity.keyId }, { maxDepth: deps.maxDepth?.() });
       const dispatcher = deps.dispatcher();
       const route = deps.route?.(chat.model);
+      if (tr) {
+        chat.meta.traceparent = tr.traceparent();
+        tr.set({ 'gen_ai.request.model': chat.model, 'llm_router.stream': chat.stream, ...(chat.params.maxTokens !== undefined ? { 'gen_ai.request.max_tokens': chat.params.maxTokens } : {}), ...(chat.params.temperature !== undefined ? { 'gen_ai.request.temperature': chat.params.temperature } : {}), 'llm_router.key': identity.keyId });
+      }
       safety = deps.safety?.begin({ requestId, identity, route });
       usage?.request(chat, dispatcher.hasRoute(chat.model));
       if (route && !mayUseRoute(identity, chat.model)) {
@@ -148,16 +166,16 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       }
       // A session: the stored conversation goes in front of the new turn (before the limits
       // count it and the filters read it: the model receives all of it).
-      const session = route ? await openSession(deps, req, res, chat, identity, route, signal, log) : undefined;
+      const session = route && req.headers[SESSION_HEADER] !== undefined ? await step('session', () => openSession(deps, req, res, chat!, identity, route, signal, log)) : undefined;
       // Unknown routes go on to the dispatcher, which answers 404.
-      if (route && usage) await usage.admit(chat, route);
+      if (route && usage) await step('limits', () => usage.admit(chat!, route));
       // Input filters: may refuse (400 content_policy_violation), rewrite the messages (mask,
       // redact) and keep the request on local/trusted targets (privacy routing).
-      safety?.input(chat);
+      if (safety) await step('content_filters', () => safety!.input(chat!));
       if (deps.audit()) log.info({ audit: { messages: safety ? messageTextsForLog(chat, safety) : chat.messages } }, 'audit request');
       // The cache: a fresh hit answers at once; identical requests in flight share one call.
       const cache = route && deps.features ? requestCache(deps.features.cache, chat, route, identity, req.headers['cache-control']) : undefined;
-      const hit = cache?.read ? await cache.lookup(false) : undefined;
+      const hit = cache?.read ? await step('cache_lookup', () => cache.lookup(false)) : undefined;
       if (hit) {
         await serveCached(chat, hit, res, deps, log, finish, stop, usage, safety);
         return;

@@ -7,6 +7,8 @@ export interface Attempt {
   /** 'ok' or the error kind. */
   outcome: 'ok' | ProviderErrorKind;
   ms: number;
+  /** performance.now() when the call started (for trace spans). */
+  startedAt?: number;
   /** Short reason, never a secret. */
   message?: string;
 }

@@ -16,6 +16,8 @@ import { openGate, type TargetGate } from './target-gate.js';
 import { firstThenRest, STREAM_TOO_LONG, withIdleTimeout } from './stream-guards.js';
 import { orderTargets } from './strategy.js';
 import { createTargetConcurrency, releaseWhenDone, type Slot, type TargetConcurrency } from './target-concurrency.js';
+import type { EmbedRequest } from '../core/provider.js';
+import { createEmbedShadow, embedChecked, pickEmbedTargets, type RoutedEmbedding } from './embed-dispatch.js';
 
 /** Response header of a request kept on local/trusted targets by privacy routing. */
 export const PRIVACY_HEADER = 'x-router-privacy';
@@ -52,6 +54,9 @@ export interface RoutedStream extends Served {
 
 type Call<T> = (provider: Provider, target: Target, signal: AbortSignal) => Promise<T>;
 
+/** A route's targets for one request, in the order to try them, and the response headers the choice adds. */
+type Picked = { route: RouteConfig; targets: Target[]; headers: Record<string, string> };
+
 /** Provider kinds whose answers never leave the process: trusted as `local` by privacy routing unless a target says otherwise. */
 const LOCAL_KINDS: ReadonlySet<string> = new Set(['llama-cpp', 'rules']);
 
@@ -66,10 +71,13 @@ export function createDispatcher(deps: DispatcherDeps) {
   /** A target's trust for privacy routing: its own setting, else local for the in-process model, untrusted for a cloud. */
   const trustOf = (t: TargetConfig): string => t.trust ?? (LOCAL_KINDS.has(deps.providers.get(t.provider)?.kind ?? '') ? 'local' : 'untrusted');
 
-  async function candidates(req: ChatRequest): Promise<{ route: RouteConfig; targets: Target[]; headers: Record<string, string> }> {
+  async function candidates(req: ChatRequest): Promise<Picked> {
     const route = routes.get(req.model);
     if (!route) {
       throw new RouteError('unknown_route', `The model '${req.model}' does not exist or you do not have access to it.`, [], undefined, 'model');
+    }
+    if (route.kind === 'embeddings') {
+      throw new RouteError('invalid_request', `The model '${req.model}' is an embeddings route: call POST /v1/embeddings, or name a chat route.`, [], undefined, 'model');
     }
     // What the router changed in the request, for the app to see in response headers.
     const headers: Record<string, string> = {};
@@ -161,8 +169,8 @@ export function createDispatcher(deps: DispatcherDeps) {
    * it, nothing recorded against its health); when the last target tried was skipped so, the
    * route fails with kind `capacity` and the soonest Retry-After of the targets skipped.
    */
-  async function run<T>(req: ChatRequest, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; headers: Record<string, string>; slot: Slot }> {
-    const { route, targets, headers } = await candidates(req);
+  async function run<T>(req: { readonly model: string }, picked: Promise<Picked>, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; headers: Record<string, string>; slot: Slot }> {
+    const { route, targets, headers } = await picked;
     // The route's deadline covers everything: queueing for a socket, retries, backoff, fallbacks.
     const routeDeadline = startDeadline({ parents: [signal], ms: route.timeoutMs, timeoutReason: () => new DOMException('route deadline', 'TimeoutError') });
     const deadline = routeDeadline.signal;
@@ -195,7 +203,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             const value = await call(provider, target, deadline);
             const ms = now() - started;
             upstreamMs += ms;
-            attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms });
+            attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms, startedAt: started });
             if (!deferSuccess) gate.record(req.model, target, { ok: true, ms });
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
             // A whole answer is over: its slot is free. A stream keeps it until it ends (the caller's).
@@ -207,7 +215,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             upstreamMs += ms;
             const err = toProviderError(raw, target.provider, signal, deadline);
             last = err;
-            attempts.push({ provider: target.provider, model: target.model, outcome: err.kind, ms, message: err.message });
+            attempts.push({ provider: target.provider, model: target.model, outcome: err.kind, ms, startedAt: started, message: err.message });
             deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: err.kind }, ms / 1000);
             if (err.kind === 'aborted') throw err;
             gate.record(req.model, target, { ok: false, ms, error: err });
@@ -238,6 +246,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
   }
 
+  const mirrorEmbed = createEmbedShadow({ providers: deps.providers, gate, metrics: deps.metrics, random, now });
+
   return {
     /** Names of the routes apps may call. */
     routeNames: (): string[] => [...routes.keys()],
@@ -245,10 +255,18 @@ export function createDispatcher(deps: DispatcherDeps) {
     hasRoute: (name: string): boolean => routes.has(name),
 
     async chat(req: ChatRequest, signal: AbortSignal): Promise<RoutedResponse> {
-      const r = await run(req, signal, (p, t, s) => p.chat(req, t, { signal: s }));
+      const r = await run(req, candidates(req), signal, (p, t, s) => p.chat(req, t, { signal: s }));
       // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
       if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
       return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(r.value.notes, r.headers) };
+    },
+
+    /** Embeddings through the same retries, fallbacks, breakers, slots and deadline as chat (see embed-dispatch.ts). */
+    async embed(req: EmbedRequest, signal: AbortSignal): Promise<RoutedEmbedding> {
+      const pick = pickEmbedTargets(req, { routes, providers: deps.providers, disabled: deps.disabled, gate, random });
+      const r = await run(req, Promise.resolve(pick), signal, (p, t, s) => embedChecked(p, t, req, pick.route, s));
+      mirrorEmbed(req, pick, r.target);
+      return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(undefined, r.headers) };
     },
 
     /**
@@ -257,7 +275,7 @@ export function createDispatcher(deps: DispatcherDeps) {
      */
     async stream(req: ChatRequest, signal: AbortSignal): Promise<RoutedStream> {
       const route = routes.get(req.model);
-      const r = await run(req, signal, async (p, t, deadline) => {
+      const r = await run(req, candidates(req), signal, async (p, t, deadline) => {
         // The upstream call gets its own signal: until the first chunk it follows the route
         // deadline and the first-token timer; after it, only the app leaving ends it.
         const call = startDeadline({ parents: [deadline], ms: route?.firstTokenTimeoutMs ?? 30_000, timeoutReason: () => new DOMException('first token timeout', 'TimeoutError') });
@@ -292,6 +310,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 }
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
+export type { RoutedEmbedding } from './embed-dispatch.js';
 
 /** The provider's notes plus what the route changed in the request (caps, defaults, truncation), for the app to see. */
 function withRouteHeaders(notes: CallNotes | undefined, headers: Record<string, string>): CallNotes | undefined {

@@ -1,0 +1,153 @@
+/**
+ * POST /v1/embeddings: parse (src/wire/embeddings), check the caller may use the route, admit
+ * through the request meter (limits, budgets), route (the dispatcher's embed: retries,
+ * fallback, breakers, slots, deadline), answer in OpenAI's shape (float or base64), and settle
+ * usage, cost and the usage record exactly once.
+ */
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { ChatRequest } from '../core/chat-request.js';
+import type { EmbedRequest } from '../core/provider.js';
+import { isProviderError } from '../core/provider-error.js';
+import type { RouteConfig } from '../config/schema.js';
+import { mayUseRoute } from '../identity/authenticator.js';
+import { routeNotAllowed } from '../identity/identity-errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import { LimitRefusal } from '../policies/limits-policy.js';
+import { formatUsd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
+import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
+import type { Dispatcher } from '../routing/dispatcher.js';
+import { embedUsage } from '../routing/embed-dispatch.js';
+import { RouteError } from '../routing/route-error.js';
+import { parseEmbeddingRequest } from '../wire/embeddings/parse-embedding-request.js';
+import { toWireEmbeddingResponse } from '../wire/embeddings/embedding-response.js';
+import { COST_HEADER } from './chat-handler.js';
+import { identityOf } from './client-auth.js';
+import { toWireError, type WireError } from './http-errors.js';
+import { shuttingDownError, untilAborted, type InflightRegistry } from './inflight.js';
+
+export interface EmbeddingsDeps {
+  /** The dispatcher in force (config reloads replace it). */
+  dispatcher: () => Dispatcher;
+  /** The route config in force for a name the app sent (own names only); needed for limits. */
+  routes: (name: string) => RouteConfig | undefined;
+  /** Limits, cost and usage records; absent: none. */
+  meter?: RequestMeter;
+  metrics: Metrics;
+  logger: Logger;
+  /** Deepest JSON nesting accepted in a body (server.limits.maxDepth). */
+  maxDepth?: () => number;
+  /** Requests in flight, for graceful shutdown; absent: not drained. */
+  inflight?: InflightRegistry;
+  /** The app's JSON body parser (live body limit, early 413); absent: express.json with a 1mb limit. */
+  jsonBody?: RequestHandler;
+}
+
+/** Mounts POST /embeddings on `router` (the app's /v1 router, behind client auth). */
+export function mountEmbeddings(router: express.Router, deps: EmbeddingsDeps): void {
+  router.post('/embeddings', deps.jsonBody ?? express.json({ limit: '1mb', type: () => true }), createEmbeddingsHandler(deps));
+}
+
+/**
+ * The request as the meter reads it (a ChatRequest: the route name, one user message to count
+ * tokens in, no completion). Token-array inputs are stood in for by a text of as many tokens
+ * (" a" is one token in OpenAI's encodings): only the count matters to admission, and the
+ * record is settled with the usage the target reports.
+ */
+function meteredShape(req: EmbedRequest): ChatRequest {
+  const content = req.inputs.map((i) => (typeof i === 'string' ? i : ' a'.repeat(i.length))).join('\n');
+  return { model: req.model, messages: [{ role: 'user', content }], params: { maxTokens: 0 }, stream: false, includeUsage: false, passthrough: {}, meta: req.meta };
+}
+
+function sendError(res: Response, e: WireError, attempts?: Attempt[], usage?: RequestUsage): void {
+  if (attempts?.length) res.setHeader('x-router-attempts', formatAttemptsHeader(attempts));
+  for (const [k, v] of Object.entries({ ...usage?.headers(), ...e.headers })) res.setHeader(k, v);
+  res.status(e.status).json(e.body);
+}
+
+/** POST /v1/embeddings */
+export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
+    const requestId = res.locals.requestId as string;
+    // Aborts upstream work when the app goes away before the answer is complete.
+    const client = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) client.abort(new DOMException('client closed the request', 'AbortError'));
+    });
+    const flight = deps.inflight?.begin(res);
+    const stop = flight?.signal;
+    const signal = stop ? AbortSignal.any([client.signal, stop]) : client.signal;
+    const log = deps.logger.child({ requestId });
+    const identity = identityOf(res.locals);
+    const usage = deps.meter?.begin({ requestId, identity, receivedAt });
+    let embed: EmbedRequest | undefined;
+    const known = () => embed !== undefined && deps.dispatcher().hasRoute(embed.model);
+    const count = (provider: string, outcome: string) => deps.metrics.requests.inc({ route: known() ? embed!.model : 'unknown', provider, outcome, stream: 'false' });
+    try {
+      const parsed = parseEmbeddingRequest(req.body, { requestId, receivedAt, apiKeyId: identity.keyId }, { maxDepth: deps.maxDepth?.() });
+      embed = parsed.request;
+      const dispatcher = deps.dispatcher();
+      const route = deps.routes(embed.model);
+      const shape = meteredShape(embed);
+      usage?.request(shape, dispatcher.hasRoute(embed.model));
+      if (route && !mayUseRoute(identity, embed.model)) {
+        count('none', 'model_not_allowed');
+        log.info({ status: 403, kind: 'model_not_allowed', key: identity.keyId }, 'request rejected');
+        void usage?.finish({ outcome: 'model_not_allowed' });
+        sendError(res, routeNotAllowed(embed.model));
+        return;
+      }
+      // A chat route, like an unknown one, goes on to the dispatcher, which refuses it.
+      if (route?.kind === 'embeddings' && usage) await usage.admit(shape, route);
+      const pending = dispatcher.embed(embed, signal);
+      const served = await (stop ? untilAborted(pending, stop) : pending);
+      const r = served.response;
+      const used = embedUsage(embed, r);
+      const body = toWireEmbeddingResponse(r, used, parsed.encoding);
+      const totalMs = performance.now() - receivedAt;
+      const overheadMs = Math.max(0, totalMs - served.upstreamMs);
+      res.setHeader('x-router-provider', served.target.provider);
+      res.setHeader('x-router-model', served.target.model);
+      res.setHeader('x-router-attempts', formatAttemptsHeader(served.attempts));
+      const fallback = formatFallbackHeader(served.attempts);
+      if (fallback) res.setHeader('x-router-fallback', fallback);
+      res.setHeader('x-router-overhead-ms', overheadMs.toFixed(3));
+      for (const [k, v] of Object.entries({ ...served.notes?.headers, ...usage?.headers() })) res.setHeader(k, v);
+      const metered = { promptTokens: used.promptTokens, completionTokens: 0, totalTokens: used.totalTokens };
+      // Priced by the target that served; no header when its price is unknown (never a made-up 0).
+      const cost = usage ? usage.costOf(served.target, metered) : null;
+      if (cost !== null) res.setHeader(COST_HEADER, formatUsd(cost));
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      const labels = { route: embed.model, provider: served.target.provider };
+      count(served.target.provider, 'ok');
+      deps.metrics.latency.observe({ ...labels, stream: 'false' }, totalMs / 1000);
+      deps.metrics.overhead.observe({ route: embed.model, stream: 'false' }, overheadMs / 1000);
+      deps.metrics.tokens.inc({ ...labels, type: 'prompt', traffic: 'live' }, used.promptTokens);
+      void usage?.finish({ outcome: 'ok', target: served.target, usage: metered, attempts: served.attempts });
+      log.info({ route: embed.model, provider: served.target.provider, model: served.target.model, inputs: embed.inputs.length, ms: Math.round(totalMs), attempts: served.attempts.length }, 'embedded');
+    } catch (err) {
+      const attempts = err instanceof RouteError ? err.attempts : undefined;
+      if (stop?.aborted) {
+        // The shutdown drain ran out before this request was answered.
+        client.abort(stop.reason);
+        void usage?.finish({ outcome: 'shutdown', attempts });
+        count('none', 'shutdown');
+        if (!res.headersSent && !res.destroyed) sendError(res, shuttingDownError(), undefined, usage);
+        return;
+      }
+      const e = toWireError(err);
+      const kind = err instanceof RouteError ? (err.last?.kind ?? err.reason) : isProviderError(err) ? err.kind : e.body.error.code;
+      const outcome = err instanceof LimitRefusal ? (err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limited') : String(kind);
+      void usage?.finish({ outcome, attempts, ...(err instanceof LimitRefusal ? { limitKind: err.kind } : {}) });
+      count('none', outcome);
+      if (e.status >= 500 && e.status !== 499) log.warn({ status: e.status, kind, attempts, detail: err instanceof RouteError ? (err.last?.detail ?? err.last?.message) : isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'embeddings request failed');
+      else log.info({ status: e.status, kind, ...(err instanceof LimitRefusal ? { key: identity.keyId, limit: err.kind } : {}) }, 'request rejected');
+      if (e.status === 499 || res.headersSent) return;
+      sendError(res, e, attempts, usage);
+    } finally {
+      flight?.done();
+    }
+  };
+}
