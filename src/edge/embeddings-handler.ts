@@ -14,7 +14,9 @@ import { mayUseRoute } from '../identity/authenticator.js';
 import { routeNotAllowed } from '../identity/identity-errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { LimitRefusal } from '../policies/limits-policy.js';
-import { formatUsd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
+import { formatUsd, type MeterEnd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
+import type { RequestSafety, SafetyRuntime } from '../safety/safety-runtime.js';
+import { contentText } from '../core/chat-request.js';
 import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
 import type { Dispatcher } from '../routing/dispatcher.js';
 import { embedUsage } from '../routing/embed-dispatch.js';
@@ -33,6 +35,8 @@ export interface EmbeddingsDeps {
   routes: (name: string) => RouteConfig | undefined;
   /** Limits, cost and usage records; absent: none. */
   meter?: RequestMeter;
+  /** Content safety: the input filters and privacy routing apply to embeddings inputs too. */
+  safety?: SafetyRuntime;
   metrics: Metrics;
   logger: Logger;
   /** Deepest JSON nesting accepted in a body (server.limits.maxDepth). */
@@ -66,6 +70,24 @@ function sendError(res: Response, e: WireError, attempts?: Attempt[], usage?: Re
 }
 
 /** POST /v1/embeddings */
+/** Runs the chat input filters over an embeddings request's text inputs (token arrays are not text: left as they are). */
+function filterEmbeddingInputs(embed: EmbedRequest, safety: RequestSafety): void {
+  const texts = embed.inputs.flatMap((input, index) => (typeof input === 'string' ? [{ index, text: input }] : []));
+  if (!texts.length) return;
+  const shape: ChatRequest = {
+    model: embed.model,
+    messages: texts.map((t) => ({ role: 'user' as const, content: t.text })),
+    params: {},
+    stream: false,
+    includeUsage: false,
+    passthrough: Object.create(null) as Record<string, unknown>,
+    meta: { ...embed.meta },
+  };
+  safety.input(shape);
+  texts.forEach((t, k) => (embed.inputs[t.index] = contentText(shape.messages[k]!.content)));
+  if (shape.meta.privacy) embed.meta.privacy = shape.meta.privacy;
+}
+
 export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
@@ -81,6 +103,14 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
     const log = deps.logger.child({ requestId });
     const identity = identityOf(res.locals);
     const usage = deps.meter?.begin({ requestId, identity, receivedAt });
+    let safety: RequestSafety | undefined;
+    /** Ends the accounting once: the usage record, then the filter metrics and audit lines. */
+    const finish = (end: MeterEnd): void => {
+      const decisions = safety?.decisions() ?? [];
+      const filters = decisions.length ? Object.fromEntries(decisions.map((d) => [`${d.direction}.${d.filter}.${d.category}.${d.action}`, d.count])) : undefined;
+      const metered = usage ? usage.finish({ ...end, ...(filters ? { filters } : {}) }) : Promise.resolve(undefined);
+      safety?.finish({ record: metered.then((m) => m?.record), outcome: end.outcome, route: known() ? embed!.model : 'unknown' });
+    };
     let embed: EmbedRequest | undefined;
     const known = () => embed !== undefined && deps.dispatcher().hasRoute(embed.model);
     const count = (provider: string, outcome: string) => deps.metrics.requests.inc({ route: known() ? embed!.model : 'unknown', provider, outcome, stream: 'false' });
@@ -94,12 +124,16 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       if (route && !mayUseRoute(identity, embed.model)) {
         count('none', 'model_not_allowed');
         log.info({ status: 403, kind: 'model_not_allowed', key: identity.keyId }, 'request rejected');
-        void usage?.finish({ outcome: 'model_not_allowed' });
+        finish({ outcome: 'model_not_allowed' });
         sendError(res, routeNotAllowed(embed.model));
         return;
       }
       // A chat route, like an unknown one, goes on to the dispatcher, which refuses it.
       if (route?.kind === 'embeddings' && usage) await usage.admit(shape, route);
+      // Input filters over the text inputs: block (400), mask and redact (rewritten before they
+      // leave), privacy routing (local/trusted targets only).
+      safety = deps.safety?.begin({ requestId, identity, route });
+      if (safety?.policy) filterEmbeddingInputs(embed, safety);
       const pending = dispatcher.embed(embed, signal);
       const served = await (stop ? untilAborted(pending, stop) : pending);
       const r = served.response;
@@ -125,14 +159,14 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       deps.metrics.latency.observe({ ...labels, stream: 'false' }, totalMs / 1000);
       deps.metrics.overhead.observe({ route: embed.model, stream: 'false' }, overheadMs / 1000);
       deps.metrics.tokens.inc({ ...labels, type: 'prompt', traffic: 'live' }, used.promptTokens);
-      void usage?.finish({ outcome: 'ok', target: served.target, usage: metered, attempts: served.attempts });
+      finish({ outcome: 'ok', target: served.target, usage: metered, attempts: served.attempts });
       log.info({ route: embed.model, provider: served.target.provider, model: served.target.model, inputs: embed.inputs.length, ms: Math.round(totalMs), attempts: served.attempts.length }, 'embedded');
     } catch (err) {
       const attempts = err instanceof RouteError ? err.attempts : undefined;
       if (stop?.aborted) {
         // The shutdown drain ran out before this request was answered.
         client.abort(stop.reason);
-        void usage?.finish({ outcome: 'shutdown', attempts });
+        finish({ outcome: 'shutdown', attempts });
         count('none', 'shutdown');
         if (!res.headersSent && !res.destroyed) sendError(res, shuttingDownError(), undefined, usage);
         return;
@@ -140,7 +174,7 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       const e = toWireError(err);
       const kind = err instanceof RouteError ? (err.last?.kind ?? err.reason) : isProviderError(err) ? err.kind : e.body.error.code;
       const outcome = err instanceof LimitRefusal ? (err.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limited') : String(kind);
-      void usage?.finish({ outcome, attempts, ...(err instanceof LimitRefusal ? { limitKind: err.kind } : {}) });
+      finish({ outcome, attempts, ...(err instanceof LimitRefusal ? { limitKind: err.kind } : {}) });
       count('none', outcome);
       if (e.status >= 500 && e.status !== 499) log.warn({ status: e.status, kind, attempts, detail: err instanceof RouteError ? (err.last?.detail ?? err.last?.message) : isProviderError(err) ? (err.detail ?? err.message) : (err as Error)?.message }, 'embeddings request failed');
       else log.info({ status: e.status, kind, ...(err instanceof LimitRefusal ? { key: identity.keyId, limit: err.kind } : {}) }, 'request rejected');

@@ -263,9 +263,10 @@ export function createDispatcher(deps: DispatcherDeps) {
 
     /** Embeddings through the same retries, fallbacks, breakers, slots and deadline as chat (see embed-dispatch.ts). */
     async embed(req: EmbedRequest, signal: AbortSignal): Promise<RoutedEmbedding> {
-      const pick = pickEmbedTargets(req, { routes, providers: deps.providers, disabled: deps.disabled, gate, random });
+      const pick = pickEmbedTargets(req, { routes, providers: deps.providers, disabled: deps.disabled, gate, random, trustOf });
       const r = await run(req, Promise.resolve(pick), signal, (p, t, s) => embedChecked(p, t, req, pick.route, s));
-      mirrorEmbed(req, pick, r.target);
+      // A privacy-restricted input is never mirrored.
+      if (!req.meta.privacy) mirrorEmbed(req, pick, r.target);
       return { response: r.value, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(undefined, r.headers) };
     },
 

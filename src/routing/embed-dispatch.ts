@@ -39,6 +39,8 @@ export interface EmbedPickDeps {
   disabled: ReadonlyMap<string, string>;
   gate: TargetGate;
   random: () => number;
+  /** A target's trust for privacy routing (local, trusted, untrusted). */
+  trustOf?: (t: TargetConfig) => string;
 }
 
 const same = (a: Target, b: Target) => a.provider === b.provider && a.model === b.model;
@@ -65,14 +67,28 @@ export function pickEmbedTargets(req: EmbedRequest, deps: EmbedPickDeps): EmbedP
     const why = enabled.map((t) => `${t.provider}/${t.model}: provider kind ${deps.providers.get(t.provider)!.kind} serves no embeddings`).join('; ');
     throw new RouteError('no_capable_target', `No target of route '${name}' can serve embeddings (${why}).`);
   }
-  let admitted = capable.filter((t) => deps.gate.admits(name, t));
+  // Privacy routing, as for chat: inputs carrying the route policy's privacy kinds stay on local/trusted targets.
+  const privacy = req.meta.privacy;
+  const headers: Record<string, string> = {};
+  let eligible = capable;
+  if (privacy && deps.trustOf) {
+    const trustOf = deps.trustOf;
+    const allowed = (t: TargetConfig) => privacy.allow.includes(trustOf(t));
+    if (!route.targets.some(allowed)) {
+      throw new RouteError('privacy_unavailable', `This request contains data (${privacy.kinds.join(', ')}) that may only go to ${privacy.allow.join(' or ')} targets, and route '${name}' has none.`, [], undefined, 'input');
+    }
+    eligible = capable.filter(allowed);
+    if (!eligible.length) throw new RouteError('no_available_target', `This request contains data (${privacy.kinds.join(', ')}) that may only go to ${privacy.allow.join(' or ')} targets, and none of route '${name}' is enabled.`);
+    headers['x-router-privacy'] = `restricted; kinds=${privacy.kinds.join(',')}; targets=${privacy.allow.join(',')}`;
+  }
+  let admitted = eligible.filter((t) => deps.gate.admits(name, t));
   // Admitted only as a last resort: on probation. They get shadow copies instead of live traffic.
-  const recovering = admitted.length ? capable.filter((t) => !admitted.includes(t) && deps.gate.admits(name, t, { lastResort: true })) : [];
-  if (!admitted.length) admitted = capable.filter((t) => deps.gate.admits(name, t, { lastResort: true }));
+  const recovering = admitted.length && !privacy ? eligible.filter((t) => !admitted.includes(t) && deps.gate.admits(name, t, { lastResort: true })) : [];
+  if (!admitted.length) admitted = eligible.filter((t) => deps.gate.admits(name, t, { lastResort: true }));
   if (!admitted.length) throw new RouteError('no_available_target', `Every provider of route '${name}' is unavailable (circuit open); try again shortly.`);
   const ordered = orderTargets(route.strategy, admitted, (t) => t.weight, deps.random);
   const plain = (t: TargetConfig): Target => ({ provider: t.provider, model: t.model });
-  return { route, targets: ordered.map(plain), headers: {}, recovering: recovering.map(plain) };
+  return { route, targets: ordered.map(plain), headers, recovering: recovering.map(plain) };
 }
 
 function answerError(kind: ProviderErrorKind, provider: string, message: string, extra: { param?: string; code?: string } = {}): ProviderError {
