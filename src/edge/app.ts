@@ -206,7 +206,7 @@ export function createApp(deps: AppDeps): express.Express {
     const maxDepth = () => runtime.config().server.limits.maxDepth;
     mountResponses(v1, { chat, sessions: () => deps.features?.sessions(), logger, jsonBody, maxDepth });
     mountCompletions(v1, { chat, logger, jsonBody, maxDepth });
-    mountEmbeddings(v1, { dispatcher: runtime.dispatcher, routes: routeOf, meter: deps.meter, safety: deps.safety, metrics, logger, maxDepth, inflight: deps.inflight, jsonBody });
+    mountEmbeddings(v1, { dispatcher: runtime.dispatcher, routes: routeOf, meter: deps.meter, safety: deps.safety, cache: () => deps.features?.cache.cache(), metrics, logger, maxDepth, inflight: deps.inflight, jsonBody });
     const created = Math.floor(Date.now() / 1000);
     const modelObject = (id: string) => ({ id, object: 'model', created, owned_by: 'llm-router' });
     // Only the routes this caller may use: a key limited to some routes sees those.

@@ -17,6 +17,8 @@ import { LimitRefusal } from '../policies/limits-policy.js';
 import { formatUsd, type MeterEnd, type RequestMeter, type RequestUsage } from '../policies/request-meter.js';
 import type { RequestSafety, SafetyRuntime } from '../safety/safety-runtime.js';
 import { contentText } from '../core/chat-request.js';
+import type { ResponseCache } from '../cache/index.js';
+import { embeddingCache } from './embeddings-cache.js';
 import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
 import type { Dispatcher } from '../routing/dispatcher.js';
 import { embedUsage } from '../routing/embed-dispatch.js';
@@ -37,6 +39,8 @@ export interface EmbeddingsDeps {
   meter?: RequestMeter;
   /** Content safety: the input filters and privacy routing apply to embeddings inputs too. */
   safety?: SafetyRuntime;
+  /** The response cache store (routes.<name>.cache turns it on for a route). */
+  cache?: () => ResponseCache | undefined;
   metrics: Metrics;
   logger: Logger;
   /** Deepest JSON nesting accepted in a body (server.limits.maxDepth). */
@@ -134,9 +138,30 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       // leave), privacy routing (local/trusted targets only).
       safety = deps.safety?.begin({ requestId, identity, route });
       if (safety?.policy) filterEmbeddingInputs(embed, safety);
+      // The cache, after the filters (the key holds what would be sent).
+      const cached = route?.kind === 'embeddings' ? embeddingCache(deps.cache?.(), route.cache, embed, identity, req.headers['cache-control']) : undefined;
+      const hit = cached ? await cached.lookup() : undefined;
+      if (hit) {
+        const used = embedUsage(embed, hit.response);
+        const body = toWireEmbeddingResponse(hit.response, used, parsed.encoding);
+        res.setHeader('x-router-provider', 'cache');
+        res.setHeader('x-router-model', hit.response.model);
+        res.setHeader('x-router-cache', 'hit');
+        res.setHeader('x-router-cache-age-ms', String(Math.round(hit.ageMs)));
+        res.setHeader(COST_HEADER, '0');
+        for (const [k, v] of Object.entries(usage?.headers() ?? {})) res.setHeader(k, v);
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+        count('cache', 'cache_hit');
+        // Paid for once, by the request that produced it.
+        finish({ outcome: 'cache_hit' });
+        return;
+      }
       const pending = dispatcher.embed(embed, signal);
       const served = await (stop ? untilAborted(pending, stop) : pending);
       const r = served.response;
+      cached?.store(r, served.target);
+      if (cached) res.setHeader('x-router-cache', cached.status);
       const used = embedUsage(embed, r);
       const body = toWireEmbeddingResponse(r, used, parsed.encoding);
       const totalMs = performance.now() - receivedAt;

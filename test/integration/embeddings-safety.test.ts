@@ -38,6 +38,10 @@ routes:
       - { provider: cloud, model: text-embedding-3-small }
       - { provider: onprem, model: text-embedding-3-small, trust: trusted }
     retry: { attempts: 1 }
+  cached-vectors:
+    kind: embeddings
+    targets: [{ provider: cloud, model: text-embedding-3-small }]
+    cache: { ttlMs: 60000 }
 `);
     client = new OpenAI({ baseURL: h.baseURL, apiKey: 'unused', maxRetries: 0 });
   });
@@ -69,5 +73,19 @@ routes:
     expect(response.headers.get('x-router-provider')).toBe('onprem');
     expect(response.headers.get('x-router-privacy')).toContain('cn_id');
     expect(cloud.requests.filter((r) => JSON.stringify(r.body).includes('11010519491231002X'))).toHaveLength(0);
+  });
+
+  it('answers a repeated request from the cache at no cost, vectors identical; no-cache bypasses', async () => {
+    const ask = (headers?: Record<string, string>) => client.embeddings.create({ model: 'cached-vectors', input: ['cache me', 'and me'], encoding_format: 'float' }, headers ? { headers } : {}).withResponse();
+    const first = await ask();
+    expect(first.response.headers.get('x-router-cache')).toBe('miss');
+    const second = await ask();
+    expect(second.response.headers.get('x-router-cache')).toBe('hit');
+    expect(second.response.headers.get('x-router-cost-usd')).toBe('0');
+    expect(second.data.data.map((d) => d.embedding)).toEqual(first.data.data.map((d) => d.embedding));
+    expect(cloud.embeddingRequests()).toHaveLength(1);
+    const bypass = await ask({ 'cache-control': 'no-cache' });
+    expect(bypass.response.headers.get('x-router-cache')).toBe('bypass');
+    expect(cloud.embeddingRequests()).toHaveLength(2);
   });
 });
