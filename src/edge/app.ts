@@ -11,6 +11,7 @@ import type { FeatureRuntime } from '../runtime/feature-runtime.js';
 import { createSessionsRouter } from '../sessions/sessions-router.js';
 import { createJobsRouter, createJobSubmitHandler, wantsAsync } from '../jobs/index.js';
 import { runInternally } from './internal-request.js';
+import { parseChatRequest } from '../wire/parse-chat-request.js';
 import { mountResponses } from './responses-handler.js';
 import { mountCompletions } from './completions-handler.js';
 import { mountEmbeddings } from './embeddings-handler.js';
@@ -195,7 +196,15 @@ export function createApp(deps: AppDeps): express.Express {
         if (typeof done === 'number') progress(done);
         return answer;
       });
-      const jobsOpts = { runner: features.jobs, logger, bodyLimit: runtime.config().server.bodyLimit };
+      const jobsOpts = {
+        runner: features.jobs,
+        logger,
+        bodyLimit: runtime.config().server.bodyLimit,
+        // A job's body is checked as a chat request when it is submitted: a bad one gets its 400 now, not as a failed job.
+        validate: (body: Record<string, unknown>) => {
+          parseChatRequest(body, { requestId: 'job-submit', receivedAt: performance.now() }, { maxDepth: runtime.config().server.limits.maxDepth });
+        },
+      };
       v1.use(createJobsRouter(jobsOpts));
       const submit = createJobSubmitHandler(jobsOpts);
       v1.post('/chat/completions', jsonBody, (req, res, next) => (wantsAsync(req.headers) ? submit(req, res, next) : chat(req, res)));
