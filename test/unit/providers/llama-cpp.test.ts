@@ -3,6 +3,7 @@
  * generation, streaming, sampling, JSON mode, usage, parallel sequences, abort and queueing.
  * Failure handling (corrupt files, crashed and hung workers) is in llama-cpp-resilience.test.ts.
  */
+import { ProviderError } from '../../../src/core/provider-error.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatChunk } from '../../../src/core/chat-response.js';
 import type { LlamaCppProvider } from '../../../providers/llama-cpp/index.js';
@@ -233,15 +234,26 @@ describe('llama-cpp provider: abort and queueing', () => {
     const solo = { provider: 'local', model: 'solo' };
     const controller = new AbortController();
     const running = await busy.stream(longRequest(8000), solo, { signal: controller.signal });
-    const queued = busy.chat(llamaRequest(), solo, { signal: noSignal() });
-    const rejected = await failure(busy.chat(llamaRequest(), solo, { signal: noSignal() }));
+    // Two more at once: one waits in the queue, the other finds it full (which one is up to
+    // their preparation, so neither is assumed).
+    const outcomes = [busy.chat(llamaRequest(), solo, { signal: noSignal() }), busy.chat(llamaRequest(), solo, { signal: noSignal() })].map((p) =>
+      p.then(
+        (ok) => ({ ok }),
+        (err: unknown) => ({ err }),
+      ),
+    );
+    const rejected = (await Promise.race(outcomes.map(async (o) => ('err' in (await o) ? ((await o) as { err: unknown }).err : new Promise<never>(() => {}))))) as ProviderError;
+    expect(rejected).toBeInstanceOf(ProviderError);
     expect(rejected.kind).toBe('capacity');
     expect(rejected.retryable).toBe(true);
     expect(rejected.retryAfterMs).toBeGreaterThan(0);
     expect(await busy.health('solo')).toMatchObject({ queueDepth: 1, running: 1 });
     controller.abort();
     await collect(running.chunks).catch(() => undefined);
-    expect((await queued).choices[0]!.finishReason).toBe('stop');
+    const settled = await Promise.all(outcomes);
+    const served = settled.flatMap((o) => ('ok' in o ? [o.ok] : []));
+    expect(served).toHaveLength(1);
+    expect(served[0]!.choices[0]!.finishReason).toBe('stop');
     await busy.close();
   });
 
