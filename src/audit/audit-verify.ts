@@ -100,7 +100,7 @@ class ChainVerifier {
     if (this.suspect) {
       const s = this.suspect;
       if (parsed.seq === s.seq + 1 && parsed.prev === s.hash) {
-        return { ...s.before, reason: `hash mismatch: line changed (its sha256 is not the prev recorded by ${where(s, s.before)})` };
+        return { ...s.before, reason: `hash mismatch: line changed (its sha256 is not the prev recorded by ${where(s.before, s)})` };
       }
       return this.blameSuspect();
     }
