@@ -39,6 +39,7 @@ import type { Tracing } from '../observability/tracing.js';
 import { formatEvent, lastEventIdOf, parseEventId, STREAM_ID_HEADER, wantsResumable, writeFrame, type ResumableStream } from '../streams/resumable-stream.js';
 import { ContentPolicyViolation } from '../safety/safety-errors.js';
 import { messageTexts } from '../safety/text-fields.js';
+import { decisionCounts } from '../safety/decisions.js';
 
 export interface ChatHandlerDeps {
   dispatcher: () => Dispatcher;
@@ -73,7 +74,8 @@ const idPrefix = `chatcmpl-${randomBytes(6).toString('base64url')}`;
 let idCounter = 0;
 const newCompletionId = () => `${idPrefix}${(idCounter++).toString(36).padStart(6, '0')}`;
 
-function routerHeaders(res: Response, served: RoutedResponse | RoutedStream, overheadMs: number): void {
+/** Who answered and what the router changed: x-router-provider/model/attempts/fallback/overhead and the call's notes. */
+export function routerHeaders(res: Response, served: Pick<RoutedResponse, 'target' | 'attempts' | 'notes'>, overheadMs: number): void {
   res.setHeader('x-router-provider', served.target.provider);
   res.setHeader('x-router-model', served.target.model);
   res.setHeader('x-router-attempts', formatAttemptsHeader(served.attempts));
@@ -135,7 +137,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       // A request refused before its route was known is audited too.
       safety ??= deps.safety?.begin({ requestId, identity });
       const decisions = safety?.decisions() ?? [];
-      const filters = decisions.length ? Object.fromEntries(decisions.map((d) => [`${d.direction}.${d.filter}.${d.category}.${d.action}`, d.count])) : undefined;
+      const filters = decisions.length ? decisionCounts(decisions) : undefined;
       const metered = usage ? usage.finish({ ...end, ...(filters ? { filters } : {}) }) : Promise.resolve(undefined);
       const known = chat !== undefined && deps.dispatcher().hasRoute(chat.model);
       safety?.finish({ record: metered.then((m) => m?.record), outcome: end.outcome, route: known ? chat!.model : 'unknown', chat, answer });

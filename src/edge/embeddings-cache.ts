@@ -10,6 +10,7 @@ import { scopeOf, type ResponseCache, type RouteCacheConfig } from '../cache/ind
 import type { ChatResponse } from '../core/chat-response.js';
 import type { EmbedRequest, EmbedResponse, EmbedUsage, Target } from '../core/provider.js';
 import type { Identity } from '../identity/types.js';
+import { cacheDirectives } from './request-cache.js';
 
 interface StoredEmbedding {
   vectors: string[];
@@ -28,15 +29,12 @@ export interface EmbeddingCacheStep {
   store(response: EmbedResponse, target: Target): void;
 }
 
-function directives(header: string | string[] | undefined) {
-  const parts = new Set((Array.isArray(header) ? header.join(',') : (header ?? '')).toLowerCase().split(',').map((p) => p.trim()));
-  return { read: !parts.has('no-cache'), write: !parts.has('no-store') };
-}
-
 /** The cache step of an embeddings request, or undefined when its route does not cache. */
 export function embeddingCache(cache: ResponseCache | undefined, cfg: RouteCacheConfig | undefined, req: EmbedRequest, identity: Identity, cacheControl: string | string[] | undefined): EmbeddingCacheStep | undefined {
   if (!cache || !cfg) return undefined;
-  const { read, write } = directives(cacheControl);
+  const { noCache, noStore } = cacheDirectives(cacheControl);
+  const read = !noCache;
+  const write = !noStore;
   const key = createHash('sha256')
     .update(canonicalJson({ kind: 'embeddings', scope: scopeOf(cfg.scope, identity), route: req.model, inputs: req.inputs, dimensions: req.dimensions ?? null }))
     .digest('hex');

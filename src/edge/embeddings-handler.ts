@@ -19,13 +19,14 @@ import type { RequestSafety, SafetyRuntime } from '../safety/safety-runtime.js';
 import { contentText } from '../core/chat-request.js';
 import type { ResponseCache } from '../cache/index.js';
 import { embeddingCache } from './embeddings-cache.js';
-import { formatAttemptsHeader, formatFallbackHeader, type Attempt } from '../routing/attempts.js';
+import { decisionCounts } from '../safety/decisions.js';
+import { formatAttemptsHeader, type Attempt } from '../routing/attempts.js';
 import type { Dispatcher } from '../routing/dispatcher.js';
 import { embedUsage } from '../routing/embed-dispatch.js';
 import { RouteError } from '../routing/route-error.js';
 import { parseEmbeddingRequest } from '../wire/embeddings/parse-embedding-request.js';
 import { toWireEmbeddingResponse } from '../wire/embeddings/embedding-response.js';
-import { COST_HEADER } from './chat-handler.js';
+import { COST_HEADER, routerHeaders } from './chat-handler.js';
 import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
 import { shuttingDownError, untilAborted, type InflightRegistry } from './inflight.js';
@@ -111,7 +112,7 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
     /** Ends the accounting once: the usage record, then the filter metrics and audit lines. */
     const finish = (end: MeterEnd): void => {
       const decisions = safety?.decisions() ?? [];
-      const filters = decisions.length ? Object.fromEntries(decisions.map((d) => [`${d.direction}.${d.filter}.${d.category}.${d.action}`, d.count])) : undefined;
+      const filters = decisions.length ? decisionCounts(decisions) : undefined;
       const metered = usage ? usage.finish({ ...end, ...(filters ? { filters } : {}) }) : Promise.resolve(undefined);
       safety?.finish({ record: metered.then((m) => m?.record), outcome: end.outcome, route: known() ? embed!.model : 'unknown' });
     };
@@ -166,13 +167,8 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       const body = toWireEmbeddingResponse(r, used, parsed.encoding);
       const totalMs = performance.now() - receivedAt;
       const overheadMs = Math.max(0, totalMs - served.upstreamMs);
-      res.setHeader('x-router-provider', served.target.provider);
-      res.setHeader('x-router-model', served.target.model);
-      res.setHeader('x-router-attempts', formatAttemptsHeader(served.attempts));
-      const fallback = formatFallbackHeader(served.attempts);
-      if (fallback) res.setHeader('x-router-fallback', fallback);
-      res.setHeader('x-router-overhead-ms', overheadMs.toFixed(3));
-      for (const [k, v] of Object.entries({ ...served.notes?.headers, ...usage?.headers() })) res.setHeader(k, v);
+      routerHeaders(res, served, overheadMs);
+      for (const [k, v] of Object.entries(usage?.headers() ?? {})) res.setHeader(k, v);
       const metered = { promptTokens: used.promptTokens, completionTokens: 0, totalTokens: used.totalTokens };
       // Priced by the target that served; no header when its price is unknown (never a made-up 0).
       const cost = usage ? usage.costOf(served.target, metered) : null;

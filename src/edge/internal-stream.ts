@@ -21,6 +21,7 @@ import type { Identity } from '../identity/types.js';
 import { sessionWireError } from '../sessions/session-http-errors.js';
 import { FieldError } from '../wire/responses/field-error.js';
 import type { Obj } from '../wire/wire-common.js';
+import { drained } from './sse.js';
 import { toWireError, wireError, type WireError } from './http-errors.js';
 
 /** The chat handler (createChatHandler) adapter requests are run through. */
@@ -252,15 +253,5 @@ export function clientSignal(res: Response): AbortSignal {
 /** Writes SSE frames to the app; a promise when the socket is backed up (resolved on drain or close). */
 export function writeFrames(res: Response, frames: readonly string[]): Promise<void> | undefined {
   if (res.destroyed || res.writableEnded || frames.length === 0) return undefined;
-  const ok = res.write(frames.join(''));
-  if (ok) return undefined;
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
+  return res.write(frames.join('')) ? undefined : drained(res);
 }

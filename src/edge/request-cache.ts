@@ -40,7 +40,7 @@ export interface RequestCache {
 }
 
 /** `Cache-Control` directives of the app: no-cache (do not read), no-store (do not write). */
-function directives(header: string | string[] | undefined): { noCache: boolean; noStore: boolean } {
+export function cacheDirectives(header: string | string[] | undefined): { noCache: boolean; noStore: boolean } {
   const text = (Array.isArray(header) ? header.join(',') : (header ?? '')).toLowerCase();
   const parts = new Set(text.split(',').map((p) => p.trim()));
   return { noCache: parts.has('no-cache'), noStore: parts.has('no-store') };
@@ -51,7 +51,7 @@ export function requestCache(deps: CacheDeps, chat: ChatRequest, route: RouteCon
   const cfg = route.cache;
   const cache = deps.cache();
   if (!cfg || !cache || !isCacheable(chat, cfg)) return undefined;
-  const { noCache, noStore } = directives(cacheControl);
+  const { noCache, noStore } = cacheDirectives(cacheControl);
   const key = cacheKey(chat, scopeOf(cfg.scope, identity));
   const read = !noCache;
   const write = !noStore;

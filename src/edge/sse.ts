@@ -1,7 +1,20 @@
 import type { ServerResponse } from 'node:http';
 
-/** Writes one SSE event, waiting for the socket to drain when it is backed up. */
-export async function writeEvent(res: ServerResponse, data: string): Promise<void> {
+/** Resolves when a backed-up socket has drained, or closed. */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Writes SSE text (whole frames), waiting for the socket to drain when it is backed up. */
+export async function writeSse(res: ServerResponse, text: string): Promise<void> {
   if (res.destroyed || res.writableEnded) return;
   // Events produced in one turn of the event loop (an upstream packet often carries several)
   // leave in one write: corked until the turn ends, so a token still goes out in the turn it came.
@@ -9,17 +22,12 @@ export async function writeEvent(res: ServerResponse, data: string): Promise<voi
     res.cork();
     process.nextTick(() => res.uncork());
   }
-  if (!res.write(`data: ${data}\n\n`)) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
-  }
+  if (!res.write(text)) await drained(res);
+}
+
+/** Writes one data-only SSE event. */
+export function writeEvent(res: ServerResponse, data: string): Promise<void> {
+  return writeSse(res, `data: ${data}\n\n`);
 }
 
 export const SSE_HEADERS = {

@@ -15,6 +15,11 @@ export interface FilterDecision {
   count: number;
 }
 
+/** Decisions as the usage record and the audit line keep them: "direction.filter.category.action" → count. */
+export function decisionCounts(list: readonly FilterDecision[]): Record<string, number> {
+  return Object.fromEntries(list.map((d) => [`${d.direction}.${d.filter}.${d.category}.${d.action}`, d.count]));
+}
+
 /** Adds up decisions as a request goes through the filters. */
 export class DecisionTally {
   private readonly byKey = new Map<string, FilterDecision>();

@@ -14,7 +14,7 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { ChatChunk, ChatResponse } from '../core/chat-response.js';
 import type { Identity } from '../identity/types.js';
 import type { UsageRecord } from '../state/types.js';
-import { DecisionTally, type FilterDecision } from './decisions.js';
+import { DecisionTally, decisionCounts, type FilterDecision } from './decisions.js';
 import { filterInput } from './input-filter.js';
 import { buildLexicon, loadLexicon, type Lexicon, type LexiconListSpec } from './lexicon/lexicon.js';
 import { filterResponse, filterStream, outputActive, type OutputContext } from './output-filter.js';
@@ -259,7 +259,7 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
             ...(r ? { tokens: r.tokens, costUsd: r.costUsd, latencyMs: r.latencyMs, stream: r.stream } : {}),
             outcome: info.outcome,
             ...(policy ? { policy: policy.name } : {}),
-            filters: Object.fromEntries(decisions.map((d) => [`${d.direction}.${d.filter}.${d.category}.${d.action}`, d.count])),
+            filters: decisionCounts(decisions),
             ...(info.chat?.meta.privacy ? { privacy: info.chat.meta.privacy } : {}),
             ...(capture && info.chat ? { messages: messageTexts(info.chat.messages).map(redactForRecord) } : {}),
             ...(capture && info.answer !== undefined ? { answer: redactForRecord(info.answer) } : {}),

@@ -4,6 +4,7 @@
  * or a fetch-based client re-POSTing the same request) resume: the id alone says which stream.
  */
 import type { ServerResponse } from 'node:http';
+import { writeSse } from '../edge/sse.js';
 
 import { isStreamId, parseSeq } from './stream-ids.js';
 
@@ -35,26 +36,5 @@ export function parseEventId(value: string): ResumePoint | undefined {
   return isStreamId(streamId) ? { streamId, afterId: seq } : undefined;
 }
 
-/**
- * Writes one frame, waiting for the socket to drain when it is backed up (as `writeEvent` in
- * edge/sse.ts, which writes data-only events).
- */
-export async function writeFrame(res: ServerResponse, frame: string): Promise<void> {
-  if (res.destroyed || res.writableEnded) return;
-  // Frames of one event-loop turn leave in one write.
-  if (!res.writableCorked) {
-    res.cork();
-    process.nextTick(() => res.uncork());
-  }
-  if (!res.write(frame)) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
-  }
-}
+/** Writes one frame (an SSE event with its id line), waiting for the socket to drain when it is backed up. */
+export const writeFrame = (res: ServerResponse, frame: string): Promise<void> => writeSse(res, frame);
