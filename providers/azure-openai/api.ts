@@ -5,7 +5,7 @@
  */
 import { AzureOpenAI } from 'openai';
 import type { AzureProviderConfig } from './options.js';
-import { baseClientOptions, createProviderPool, probeModels, type UpstreamApi } from '../openai/api.js';
+import { basePath, baseClientOptions, callHeaders, createChatHttp, createProviderPool, probeModels, type UpstreamApi } from '../openai/api.js';
 import { ownValue } from '../shared/options.js';
 import type { FetchLike } from '../shared/node-fetch.js';
 
@@ -42,22 +42,32 @@ export function createAzureApi(providerId: string, config: AzureProviderConfig):
   if (!config.apiKey && !config.adToken) throw new Error(`provider "${providerId}": no apiKey or adToken configured`);
   const http = createProviderPool(config);
   const client = buildAzureClient(config, http.fetch);
+  const base = `${config.endpoint.replace(/\/+$/, '')}/openai`;
+  const chatHttp = createChatHttp(base, config);
+  const prefix = basePath(base);
+  const version = `api-version=${encodeURIComponent(config.apiVersion)}`;
+  // As the SDK sends them: an api-key header, or the Entra ID token as a bearer.
+  const headers = callHeaders(config.apiKey ? { 'api-key': config.apiKey } : { authorization: `Bearer ${config.adToken ?? ''}` }, config.headers);
   const api: UpstreamApi = {
     providerId,
     secrets: [config.apiKey, config.adToken].filter((s): s is string => !!s),
     timeoutMs: config.timeoutMs,
     chatRoute: (model) => {
       const deployment = deploymentFor(config, model);
-      // The explicit deployments path is left alone by AzureOpenAI.buildRequest; the body names
-      // the deployment too, as the SDK itself would send it.
-      return { path: `/deployments/${encodeURIComponent(deployment)}/chat/completions`, model: deployment };
+      // The deployment is in the path and, as the SDK itself sends it, in the body too.
+      return { path: `${prefix}/deployments/${encodeURIComponent(deployment)}/chat/completions?${version}`, model: deployment };
     },
+    http: chatHttp,
+    withHeaders: (call) => call(headers),
     // AzureOpenAI turns POST /embeddings with this model into /deployments/{deployment}/embeddings.
     embeddingModel: (model) => deploymentFor(config, model),
     withClient: (call) => call(client),
     // GET {endpoint}/openai/models?api-version=…: cheap, and fails on a bad key or endpoint.
     health: () => probeModels(client, api),
-    close: () => http.close(),
+    close: () => {
+      chatHttp.close();
+      http.close();
+    },
   };
   return api;
 }

@@ -9,16 +9,20 @@ import { classifyOpenAIError } from './openai-error.js';
 import { KeyPool, type KeyPoolOptions } from './key-pool.js';
 import { createUpstreamPool, READ_WHOLE_INIT, type FetchLike, type UpstreamPool } from '../shared/node-fetch.js';
 import { startDeadline, type Deadline } from '../../src/core/deadline.js';
+import { createUpstreamHttp, type UpstreamHttp } from '../shared/upstream-http.js';
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 /** Health probes must be cheap: never wait on them as long as on a real call. */
 const HEALTH_TIMEOUT_CAP_MS = 5_000;
 
-/** The chat endpoint for one model: a path relative to the client's base URL and the body's `model`. */
+/** The chat endpoint for one model: the origin-relative path (query included) and the body's `model`. */
 export interface ChatRoute {
   path: string;
   model: string;
 }
+
+/** One key's request headers for the chat hot path (auth, organization, configured extras), lower-case names. */
+export type CallHeaders = Readonly<Record<string, string>>;
 
 /** What chat-complete.ts needs to know about an upstream; OpenAI and Azure differ only here. */
 export interface UpstreamApi {
@@ -28,6 +32,10 @@ export interface UpstreamApi {
   /** Per-call timeout: the whole call when not streamed, until the first event when streamed. */
   readonly timeoutMs: number;
   chatRoute(model: string): ChatRoute;
+  /** The chat hot path's connection pool (undici, no SDK). */
+  readonly http: UpstreamHttp;
+  /** Runs one logical chat call with one key's headers; pooled keys rotate on 401/429 like `withClient`. */
+  withHeaders<T>(call: (headers: CallHeaders) => Promise<T>): Promise<T>;
   /** The body's `model` of an embeddings call for `model` (Azure: its deployment, which the SDK also puts in the path). */
   embeddingModel(model: string): string;
   /** Runs one logical call with a client; `call` must throw ProviderErrors. Pooled keys rotate on 401/429. */
@@ -49,6 +57,27 @@ export const READ_WHOLE: SdkFetchOptions = READ_WHOLE_INIT as SdkFetchOptions;
 /** One pool per provider, shared by all its clients (keys): its own sockets, queue and limits. */
 export function createProviderPool(config: UpstreamHttpConfig): UpstreamPool {
   return createUpstreamPool({ ...config.pool, maxResponseBytes: config.maxResponseBytes, maxEventBytes: config.maxEventBytes });
+}
+
+/** The chat hot path's pool to the origin of `baseURL`, with the provider's pool limits. */
+export function createChatHttp(baseURL: string, config: UpstreamHttpConfig): UpstreamHttp {
+  return createUpstreamHttp(baseURL, { maxSockets: config.pool.maxSockets, idleSocketMs: config.pool.idleSocketMs, maxResponseBytes: config.maxResponseBytes, maxEventBytes: config.maxEventBytes });
+}
+
+/** The path of `baseURL` without a trailing slash ("" for an origin), under which the API's paths go. */
+export function basePath(baseURL: string): string {
+  return new URL(baseURL).pathname.replace(/\/+$/, '');
+}
+
+/**
+ * Request headers of a chat call, as the SDK would send them: JSON, the auth of one key, then
+ * the operator's configured headers (which may override any of these). Names lower-case.
+ */
+export function callHeaders(auth: Record<string, string>, extra: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'llm-router' };
+  for (const [k, v] of Object.entries(auth)) out[k.toLowerCase()] = v;
+  for (const [k, v] of Object.entries(extra ?? {})) out[k.toLowerCase()] = v;
+  return out;
 }
 
 /**
@@ -128,10 +157,18 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
     throw new Error(`provider "${providerId}": no API key configured (set apiKey, apiKeys, or allowNoKey for a local server)`);
   }
   const http = createProviderPool(config);
-  const clients = keys.length ? keys.map((k) => buildOpenAIClient(config, k, http.fetch)) : [buildOpenAIClient(config, undefined, http.fetch)];
-  const pool = new KeyPool<OpenAI>({
+  const baseURL = config.baseURL ?? DEFAULT_OPENAI_BASE_URL;
+  const chatHttp = createChatHttp(baseURL, config);
+  const chatPath = `${basePath(baseURL)}/chat/completions`;
+  const org = { ...(config.organization ? { 'openai-organization': config.organization } : {}), ...(config.project ? { 'openai-project': config.project } : {}) };
+  const entry = (key: string | undefined) => ({
+    client: buildOpenAIClient(config, key, http.fetch),
+    headers: callHeaders({ ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}), ...org }, config.headers),
+  });
+  const entries = keys.length ? keys.map((k) => entry(k)) : [entry(undefined)];
+  const pool = new KeyPool<{ client: OpenAI; headers: CallHeaders }>({
     providerId,
-    keys: clients,
+    keys: entries,
     cooldownMs: config.keyCooldownMs,
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.onKeyRested ? { onRest: opts.onKeyRested } : {}),
@@ -140,18 +177,23 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
     providerId,
     secrets: keys,
     timeoutMs: config.timeoutMs,
-    chatRoute: (model) => ({ path: '/chat/completions', model }),
+    chatRoute: (model) => ({ path: chatPath, model }),
+    http: chatHttp,
+    withHeaders: (call) => pool.run((lease) => call(lease.key.headers)),
     embeddingModel: (model) => model,
-    withClient: (call) => pool.run((lease) => call(lease.key)),
+    withClient: (call) => pool.run((lease) => call(lease.key.client)),
     health: async () => {
       const lease = pool.peek();
       if (!lease) {
         const e = pool.allRestingError();
         return { ok: false, detail: e.detail ?? e.message, kind: 'rate_limit' };
       }
-      return probeModels(lease.key, api);
+      return probeModels(lease.key.client, api);
     },
-    close: () => http.close(),
+    close: () => {
+      chatHttp.close();
+      http.close();
+    },
   };
   return api;
 }

@@ -4,7 +4,8 @@
  * answer read only through src/wire/; every failure goes through the one classifier, so
  * callers only ever see ProviderErrors (a failure building the call too: kind `internal`).
  */
-import { APIUserAbortError } from 'openai';
+import type { IncomingHttpHeaders } from 'node:http';
+import { APIError, APIUserAbortError } from 'openai';
 import type { ChatRequest } from '../../src/core/chat-request.js';
 import type { ChatChunk, ChatResponse, ChatStream } from '../../src/core/chat-response.js';
 import type { ProviderError } from '../../src/core/provider-error.js';
@@ -13,7 +14,8 @@ import { fromWireChunk, fromWireResponse } from '../../src/wire/upstream-respons
 import { isObj } from '../../src/wire/wire-common.js';
 import { toWireRequest } from '../../src/wire/upstream-request.js';
 import type { Deadline } from '../../src/core/deadline.js';
-import { callDeadline, deadlineError, READ_WHOLE, type UpstreamApi } from './api.js';
+import { callDeadline, deadlineError, type CallHeaders, type UpstreamApi } from './api.js';
+import type { EventQueue, WholeAnswer } from '../shared/upstream-http.js';
 import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
 
 
@@ -55,19 +57,52 @@ function buildBody(api: UpstreamApi, req: ChatRequest, model: string, stream: bo
   }
 }
 
-/** The W3C trace context of a traced request, for the upstream to carry on (absent: nothing). */
-const traceHeaders = (req: ChatRequest) => (req.meta.traceparent ? { headers: { traceparent: req.meta.traceparent } } : {});
+/** The request headers of one call: the key's, plus the W3C trace context of a traced request. */
+const headersFor = (headers: CallHeaders, req: ChatRequest): CallHeaders => (req.meta.traceparent ? { ...headers, traceparent: req.meta.traceparent } : headers);
+
+/** The body as JSON text; a failure here is the router's, classified like every other. */
+function serialise(api: UpstreamApi, body: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    throw classifyOpenAIError(err, api.providerId, { secrets: api.secrets });
+  }
+}
+
+/** WHATWG Headers of an answer, for the SDK's error classes (built only on the error path). */
+function toHeaders(h: IncomingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    try {
+      if (Array.isArray(v)) for (const x of v) out.append(k, x);
+      else out.set(k, String(v));
+    } catch {
+      // A header value WHATWG refuses: not needed to classify the failure.
+    }
+  }
+  return out;
+}
+
+/** A non-2xx answer as the SDK reports it (status, parsed error body or text, headers), for the one classifier. */
+function statusError(answer: WholeAnswer): APIError {
+  const text = answer.body.toString('utf8');
+  const json = safeJson(text);
+  const parsed = typeof json === 'string' ? undefined : (json as object);
+  return APIError.generate(answer.status, parsed, parsed ? undefined : text, toHeaders(answer.headers));
+}
 
 /** One non-streamed call. */
 export async function chatComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatResponse> {
   const route = api.chatRoute(target.model);
-  const body = buildBody(api, req, route.model, false);
-  return api.withClient(async (client) => {
-    // The deadline covers queueing for a socket, the answer's headers and reading its body.
+  const body = serialise(api, buildBody(api, req, route.model, false));
+  return api.withHeaders(async (headers) => {
+    // The deadline covers queueing for a connection, the answer's headers and reading its body.
     const deadline = callDeadline(opts.signal, api.timeoutMs);
     try {
-      const data = await client.post<unknown>(route.path, { body, signal: deadline.signal, fetchOptions: READ_WHOLE, ...traceHeaders(req) });
-      return readAnswer(data);
+      const answer = await api.http.postWhole({ path: route.path, headers: headersFor(headers, req), body, signal: deadline.signal });
+      if (answer.status < 200 || answer.status > 299) throw statusError(answer);
+      return readAnswer(answer.body.toString('utf8'));
     } catch (err) {
       throw classify(api, err, opts.signal, deadline);
     } finally {
@@ -85,21 +120,64 @@ interface StreamHead {
   promptFilterResults: unknown[];
 }
 
+/** End of a stream's events (the upstream's [DONE], or its end). */
+const END: unique symbol = Symbol('end');
+
+/**
+ * The upstream stream as the SDK reads it: `[DONE]` ends it (what follows is read and
+ * ignored), every other event is JSON, and one holding `error` is the upstream failing mid-answer.
+ */
+class UpstreamEvents {
+  private done = false;
+  constructor(
+    readonly queue: EventQueue,
+    private readonly headers: IncomingHttpHeaders,
+  ) {}
+
+  /** The next event's value without waiting: END, or undefined when none has arrived yet. */
+  poll(): unknown {
+    for (;;) {
+      const ev = this.queue.take();
+      if (ev === undefined) {
+        if (!this.queue.ended) return undefined;
+        if (this.queue.error) throw this.queue.error;
+        return END;
+      }
+      if (this.done) continue;
+      if (ev.data.startsWith('[DONE]')) {
+        this.done = true;
+        continue;
+      }
+      const data: unknown = JSON.parse(ev.data);
+      if (isObj(data) && data.error) throw new APIError(undefined, data.error as object, undefined, toHeaders(this.headers));
+      return data;
+    }
+  }
+
+  /** The next event's value, END at the end. */
+  async next(): Promise<unknown> {
+    for (;;) {
+      const v = this.poll();
+      if (v !== undefined) return v;
+      await this.queue.wait();
+    }
+  }
+}
+
 /**
  * Reads events until one names the answering model (OpenAI: the first; Azure: the second,
  * after an event holding only prompt-filter results) so the router can name it before the
  * first byte goes out. Read events are re-yielded by the chunk iterator.
  */
-async function readHead(events: AsyncIterator<unknown>): Promise<StreamHead> {
+async function readHead(events: UpstreamEvents): Promise<StreamHead> {
   const head: StreamHead = { events: [], ended: false, promptFilterResults: [] };
   while (head.events.length < MAX_HEAD_EVENTS) {
-    const r = await events.next();
-    if (r.done) {
+    const ev = await events.next();
+    if (ev === END) {
       head.ended = true;
       break;
     }
-    head.events.push(r.value);
-    const ev = r.value;
+    head.events.push(ev);
     if (!isObj(ev)) break; // the chunk iterator reports it
     if (Array.isArray(ev.prompt_filter_results)) head.promptFilterResults.push(...ev.prompt_filter_results);
     if (!head.id && typeof ev.id === 'string' && ev.id) head.id = ev.id;
@@ -116,18 +194,18 @@ async function readHead(events: AsyncIterator<unknown>): Promise<StreamHead> {
 /** One streamed call; resolves once the upstream answered 200 and named its model. */
 export async function streamComplete(api: UpstreamApi, req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatStream> {
   const route = api.chatRoute(target.model);
-  const body = buildBody(api, req, route.model, true);
-  return api.withClient(async (client) => {
+  const body = serialise(api, buildBody(api, req, route.model, true));
+  return api.withHeaders(async (headers) => {
     const deadline = callDeadline(opts.signal, api.timeoutMs);
-    let events: AsyncIterator<unknown> | undefined;
+    let events: UpstreamEvents | undefined;
     try {
-      const { data, response } = await client.post<AsyncIterable<unknown>>(route.path, { body, signal: deadline.signal, stream: true, ...traceHeaders(req) }).withResponse();
-      if ((response.headers.get('content-type') ?? '').includes('application/json')) {
+      const answer = await api.http.postStream({ path: route.path, headers: headersFor(headers, req), body, signal: deadline.signal });
+      if (answer.kind === 'whole') {
+        if (answer.status < 200 || answer.status > 299) throw statusError(answer);
         // A proxy or compatible server that answers a stream request with one JSON error body.
-        const text = await response.text();
-        throw new UpstreamAnswerError('upstream answered a stream request with a JSON body', safeJson(text));
+        throw new UpstreamAnswerError('upstream answered a stream request with a JSON body', safeJson(answer.body.toString('utf8')));
       }
-      events = data[Symbol.asyncIterator]();
+      events = new UpstreamEvents(answer.events, answer.headers);
       const head = await readHead(events);
       if (opts.signal.aborted || deadline.timedOut()) throw new APIUserAbortError();
       if (head.ended && head.events.length === 0) throw new UpstreamAnswerError('upstream stream ended before any event');
@@ -143,7 +221,7 @@ export async function streamComplete(api: UpstreamApi, req: ChatRequest, target:
       return stream;
     } catch (err) {
       deadline.dispose();
-      await closeQuietly(events);
+      events?.queue.close();
       throw classify(api, err, opts.signal, deadline);
     }
   });
@@ -157,22 +235,14 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** Ends the SDK's event iterator, which aborts the upstream request if it is still open. */
-async function closeQuietly(events: AsyncIterator<unknown> | undefined): Promise<void> {
-  try {
-    await events?.return?.();
-  } catch {
-    // Closing a failed stream may fail again; the first error is the one that matters.
-  }
-}
-
 /**
  * The chunks of a stream. Never ends silently: an error event, a malformed chunk, a cut
- * connection, an abort, or an end before every started choice finished all throw.
+ * connection, an abort, or an end before every started choice finished all throw. Events
+ * that arrived together are turned into chunks without waiting in between.
  */
 async function* readChunks(
   api: UpstreamApi,
-  events: AsyncIterator<unknown>,
+  events: UpstreamEvents,
   head: StreamHead,
   signal: AbortSignal,
   deadline: Deadline,
@@ -187,9 +257,9 @@ async function* readChunks(
       if (buffered < head.events.length) ev = head.events[buffered++];
       else if (head.ended) break;
       else {
-        const r = await events.next();
-        if (r.done) break;
-        ev = r.value;
+        ev = events.poll();
+        if (ev === undefined) ev = await events.next();
+        if (ev === END) break;
       }
       let chunks: ChatChunk[];
       try {
@@ -203,7 +273,6 @@ async function* readChunks(
         yield c;
       }
     }
-    // The SDK ends its iterator quietly on abort; the router must not read that as a finished answer.
     if (signal.aborted) throw new APIUserAbortError();
     if (finished.size === 0) throw new UpstreamAnswerError('upstream stream ended before a finish_reason');
     const open = [...started].filter((i) => !finished.has(i));
@@ -213,6 +282,7 @@ async function* readChunks(
     throw classify(api, err, signal);
   } finally {
     deadline.dispose();
-    if (!complete) await closeQuietly(events);
+    // Given up early (the app left, a filter blocked, a failure): the upstream call is closed.
+    if (!complete) events.queue.close();
   }
 }
