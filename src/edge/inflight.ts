@@ -96,16 +96,44 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> 
   });
 }
 
-/** The chunks of a stream, ending (with the signal's reason) as soon as the signal aborts. */
-export async function* abortable<T>(chunks: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
-  const it = chunks[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const r = await untilAborted(it.next(), signal);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    it.return?.().catch(() => {});
-  }
+/**
+ * The chunks of a stream, ending (with the signal's reason) as soon as the signal aborts. One
+ * abort listener and one promise for the whole stream, not one per chunk.
+ */
+export function abortable<T>(chunks: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const it = chunks[Symbol.asyncIterator]();
+      let onAbort = () => {};
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+      });
+      aborted.catch(() => {});
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      let over = false;
+      const stop = () => {
+        over = true;
+        signal.removeEventListener('abort', onAbort);
+        void Promise.resolve(it.return?.()).catch(() => {});
+      };
+      return {
+        async next(): Promise<IteratorResult<T>> {
+          if (over) return { done: true, value: undefined };
+          try {
+            const r = await Promise.race([it.next(), aborted]);
+            if (r.done) stop();
+            return r;
+          } catch (err) {
+            stop();
+            throw err;
+          }
+        },
+        async return(): Promise<IteratorResult<T>> {
+          if (!over) stop();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }

@@ -7,8 +7,9 @@ import { ProviderError } from '../core/provider-error.js';
  */
 export async function firstThenRest(chunks: AsyncIterable<ChatChunk>, signal: AbortSignal, provider: string): Promise<AsyncIterable<ChatChunk>> {
   const it = chunks[Symbol.asyncIterator]();
+  let fail: () => void = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(new ProviderError({ kind: 'timeout', provider, message: `${provider}: no first token in time` }));
+    fail = () => reject(new ProviderError({ kind: 'timeout', provider, message: `${provider}: no first token in time` }));
     if (signal.aborted) fail();
     else signal.addEventListener('abort', fail, { once: true });
   });
@@ -19,6 +20,9 @@ export async function firstThenRest(chunks: AsyncIterable<ChatChunk>, signal: Ab
   } catch (err) {
     void it.return?.();
     throw err;
+  } finally {
+    // The stream's later end (or abort) is not a first-token timeout: no error is built for it.
+    signal.removeEventListener('abort', fail);
   }
   if (first.done) throw new ProviderError({ kind: 'server', provider, message: `${provider}: stream ended before any output` });
   const head = first.value;
@@ -44,37 +48,61 @@ export const STREAM_TOO_LONG = 'stream_too_long';
 
 /**
  * Fails a stream that goes silent for longer than `idleMs` (a stalled upstream), or that runs
- * longer than `maxMs` in all (an upstream that streams forever is not relayed forever).
+ * longer than `maxMs` in all (an upstream that streams forever is not relayed forever). One
+ * timer for the whole stream, refreshed per chunk, and one stall promise: no timer, promise or
+ * closure per chunk.
  */
-export async function* withIdleTimeout(chunks: AsyncIterable<ChatChunk>, idleMs: number, provider: string, maxMs = Infinity, now: () => number = () => performance.now()): AsyncIterable<ChatChunk> {
-  const it = chunks[Symbol.asyncIterator]();
-  const endAt = now() + maxMs;
-  try {
-    for (;;) {
-      const left = endAt - now();
-      const tooLong = left <= idleMs;
+export function withIdleTimeout(chunks: AsyncIterable<ChatChunk>, idleMs: number, provider: string, maxMs = Infinity, now: () => number = () => performance.now()): AsyncIterable<ChatChunk> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<ChatChunk> {
+      const it = chunks[Symbol.asyncIterator]();
+      const endAt = now() + maxMs;
       let timer: NodeJS.Timeout | undefined;
-      const stall = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              tooLong
-                ? new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` })
-                : new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }),
-            ),
-          Math.max(0, tooLong ? left : idleMs),
+      /** The timer now runs to the end of maxMs, not an idle period: it is no longer refreshed. */
+      let final = false;
+      let fail: (err: Error) => void = () => {};
+      const stall = new Promise<never>((_, reject) => (fail = reject));
+      stall.catch(() => {});
+      const fire = () =>
+        fail(
+          final
+            ? new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` })
+            : new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }),
         );
-      });
-      let r: IteratorResult<ChatChunk>;
-      try {
-        r = await Promise.race([it.next(), stall]);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    void it.return?.();
-  }
+      const arm = () => {
+        if (final) return;
+        const left = endAt - now();
+        if (left <= idleMs) {
+          final = true;
+          if (timer) clearTimeout(timer);
+          timer = setTimeout(fire, Math.max(0, left));
+        } else if (timer) timer.refresh();
+        else timer = setTimeout(fire, idleMs);
+      };
+      let over = false;
+      const stop = () => {
+        over = true;
+        if (timer) clearTimeout(timer);
+        void Promise.resolve(it.return?.()).catch(() => {});
+      };
+      return {
+        async next(): Promise<IteratorResult<ChatChunk>> {
+          if (over) return { done: true, value: undefined };
+          arm();
+          try {
+            const r = await Promise.race([it.next(), stall]);
+            if (r.done) stop();
+            return r;
+          } catch (err) {
+            stop();
+            throw err;
+          }
+        },
+        async return(): Promise<IteratorResult<ChatChunk>> {
+          if (!over) stop();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }

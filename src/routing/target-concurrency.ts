@@ -245,7 +245,9 @@ export function createTargetConcurrency(deps: TargetConcurrencyDeps): TargetConc
  */
 export function releaseWhenDone(chunks: AsyncIterable<ChatChunk>, slot: Slot, opts: { signal?: AbortSignal; onReturn?: () => void } = {}): AsyncIterable<ChatChunk> {
   const { signal, onReturn } = opts;
+  let released = false;
   const release = () => {
+    released = true;
     signal?.removeEventListener('abort', release);
     slot.release();
   };
@@ -266,8 +268,10 @@ export function releaseWhenDone(chunks: AsyncIterable<ChatChunk>, slot: Slot, op
           }
         },
         async return() {
+          // A stream that already ended has nothing left to close upstream.
+          const ended = released;
           release();
-          onReturn?.();
+          if (!ended) onReturn?.();
           return (await it.return?.()) ?? { done: true, value: undefined };
         },
       };
