@@ -23,7 +23,7 @@ import { createRuntime, type RuntimeDeps } from './runtime/runtime.js';
 import { createSafetyRuntime } from './safety/safety-runtime.js';
 import { createFeatureRuntime } from './runtime/feature-runtime.js';
 import { createDashboardRouter } from './cockpit/dashboard-router.js';
-import { createTracing } from './observability/tracing.js';
+import { createTracing, type Tracing, type TracingConfig } from './observability/tracing.js';
 
 export interface ServerDeps {
   logger: Logger;
@@ -125,10 +125,31 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     open: () => adminListen !== undefined && isLoopback(adminListen.host),
     logger: logger.child({ component: 'dashboard' }),
   });
-  // Traces: rebuilt when a reload changes the tracing section (the old exporter flushes first).
-  let tracing = createTracing(loaded.config.tracing);
+  // Traces: built by listen() and rebuilt when a reload changes the tracing section (the old
+  // exporter flushes first). The OpenTelemetry SDK is imported only once a config sets an endpoint.
+  let tracing: Tracing | undefined;
+  // Bumped by every change of the tracing in force: a build that finishes after a newer one began
+  // (or after close) is shut down instead of installed.
+  let tracingGen = 0;
+  const applyTracing = async (cfg: TracingConfig): Promise<void> => {
+    const gen = ++tracingGen;
+    const next = await createTracing(cfg);
+    if (gen !== tracingGen) {
+      void next?.shutdown().catch(() => {});
+      return;
+    }
+    const old = tracing;
+    tracing = next;
+    void old?.shutdown().catch(() => {});
+  };
+  const stopTracing = async (): Promise<void> => {
+    tracingGen++;
+    const old = tracing;
+    tracing = undefined;
+    await old?.shutdown().catch(() => {});
+  };
   const app = createApp({ tracing: () => tracing, dashboard, runtime, metrics, logger, admin: adminRouter, role: 'main', operatorListener: adminListen !== undefined, draining: () => draining, inflight, clientAuth, meter: policies.meter, safety, features, jobIdentity: (owner, team) => jobIdentity(policies, owner, team) });
-  const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger });
+  const front: Front = createFront(app, { cors: () => runtime.config().server.cors, logger, ...(app.fastLane ? { fast: app.fastLane } : {}) });
   const adminApp = adminListen ? createApp({ dashboard, runtime, metrics, logger, admin: adminRouter, role: 'admin', adminOpen: isLoopback(adminListen.host), draining: () => draining }) : undefined;
 
   let main: Listener | undefined;
@@ -172,6 +193,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       // The lexicon before the first request: a policy that says block never serves unfiltered.
       await safety.start();
       await features.start();
+      // Traces from the first request on.
+      await applyTracing(runtime.config().tracing);
       const cfg = runtime.config().server;
       const tls = cfg.tls ? readTlsMaterial(cfg.tls, loaded.baseDir) : undefined;
       if (tls?.info.expired) logger.warn({ cert: tls.certPath, validTo: tls.info.validTo }, 'TLS certificate has expired');
@@ -232,9 +255,8 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
       if (restart.length) logger.warn({ fields: restart.map((k) => `server.${k}`) }, 'these server settings take effect at the next restart');
       runtime.reload(next);
       if (!same(before.tracing, next.config.tracing)) {
-        const old = tracing;
-        tracing = createTracing(next.config.tracing);
-        void old?.shutdown().catch(() => {});
+        // Installed once built: at once when the SDK is loaded already, else after its import.
+        applyTracing(next.config.tracing).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'tracing could not be set up; the tracing in force before the reload stays'));
       }
       policies.commit(prepared);
       safety.commit(next);
@@ -286,7 +308,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
         }
         tlsWatcher?.close();
         dashboard.close();
-        await tracing?.shutdown().catch(() => {});
+        await stopTracing();
         const adminClosed = closeListener(admin);
         admin?.closeAllConnections();
         await adminClosed;
@@ -316,7 +338,7 @@ export function createServer(loaded: LoadedConfig, deps: ServerDeps) {
     async close(): Promise<void> {
       tlsWatcher?.close();
       dashboard.close();
-      await tracing?.shutdown().catch(() => {});
+      await stopTracing();
       await Promise.all(
         [main, admin].map((l) => {
           const p = closeListener(l);

@@ -20,6 +20,7 @@ import type { Tracing } from '../observability/tracing.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { keyMatcher, requireAdminKey } from './auth.js';
 import { createChatHandler } from './chat-handler.js';
+import { createFastLane, type FastLane } from './fast-lane.js';
 import { clientAuth, identityOf, type ClientAuthDeps } from './client-auth.js';
 import { bodyPending, closeAfterAnswer } from './connection.js';
 import { wireError, type WireError } from './http-errors.js';
@@ -79,12 +80,15 @@ const send = (res: Response, e: WireError) => {
   res.status(e.status).json(e.body);
 };
 
+/** The express app of one listener, and (main listener) the fast lane front.ts puts before it. */
+export type RouterApp = express.Express & { fastLane?: FastLane };
+
 /** Builds the HTTP app of one listener. It does not listen: server.ts does. */
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(deps: AppDeps): RouterApp {
   const { runtime, metrics, logger } = deps;
   const role = deps.role ?? 'main';
   const draining = deps.draining ?? (() => false);
-  const app = express();
+  const app: RouterApp = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', runtime.config().server.trustProxy);
@@ -185,6 +189,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const chatDeps = { dispatcher: runtime.dispatcher, metrics, logger, audit: () => runtime.config().logging.audit, maxDepth: () => runtime.config().server.limits.maxDepth, route: routeOf, meter: deps.meter, safety: deps.safety, features: deps.features, ...(deps.tracing ? { tracing: deps.tracing } : {}) };
     const chat = createChatHandler({ ...chatDeps, inflight: deps.inflight });
+    // POST /v1/chat/completions without express (the same handler, auth and body rules).
+    app.fastLane = createFastLane({ clientAuth: deps.clientAuth, bodyLimit: () => runtime.config().server.bodyLimit, chat, logger });
     if (features) {
       // Jobs run through the same chat path as any request (limits, filters, cache, routing), without a socket.
       const jobChat = createChatHandler(chatDeps);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
 import type { Usage } from '../core/chat-response.js';
@@ -75,7 +76,7 @@ let idCounter = 0;
 const newCompletionId = () => `${idPrefix}${(idCounter++).toString(36).padStart(6, '0')}`;
 
 /** Who answered and what the router changed: x-router-provider/model/attempts/fallback/overhead and the call's notes. */
-export function routerHeaders(res: Response, served: Pick<RoutedResponse, 'target' | 'attempts' | 'notes'>, overheadMs: number): void {
+export function routerHeaders(res: ServerResponse, served: Pick<RoutedResponse, 'target' | 'attempts' | 'notes'>, overheadMs: number): void {
   res.setHeader('x-router-provider', served.target.provider);
   res.setHeader('x-router-model', served.target.model);
   res.setHeader('x-router-attempts', formatAttemptsHeader(served.attempts));
@@ -85,22 +86,34 @@ export function routerHeaders(res: Response, served: Pick<RoutedResponse, 'targe
   for (const [k, v] of Object.entries(served.notes?.headers ?? {})) res.setHeader(k, v);
 }
 
-function setHeaders(res: Response, headers: Record<string, string> | undefined): void {
+function setHeaders(res: ServerResponse, headers: Record<string, string> | undefined): void {
   for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
 }
 
-function sendError(res: Response, e: WireError, attempts?: Attempt[], usage?: RequestUsage): void {
+/** Writes a JSON answer (no framework needed: the handler runs under express and on the raw fast lane alike). */
+export function writeJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, e: WireError, attempts?: Attempt[], usage?: RequestUsage): void {
   if (attempts?.length) res.setHeader('x-router-attempts', formatAttemptsHeader(attempts));
   setHeaders(res, usage?.headers());
   for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
-  res.status(e.status).json(e.body);
+  writeJson(res, e.status, e.body);
 }
+
+/** What the chat handler needs of a request: node's, with the parsed JSON body (express's Request is one). */
+export type ChatHttpRequest = IncomingMessage & { body?: unknown };
+/** What it needs of a response: node's, with the request's locals (request id, receivedAt, identity). */
+export type ChatHttpResponse = ServerResponse & { locals: Record<string, unknown> };
 
 /** POST /v1/chat/completions */
 export function createChatHandler(deps: ChatHandlerDeps) {
   /** The resumable-stream store failed last time (logged once per outage). */
   let resumableDown = false;
-  return async (req: Request, res: Response): Promise<void> => {
+  return async (req: ChatHttpRequest, res: ChatHttpResponse): Promise<void> => {
     const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
     const requestId = res.locals.requestId as string;
     // Aborts upstream work when the app goes away before the answer is complete.
@@ -147,7 +160,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       const resumeAt = resumePointOf(req);
       const resumable = deps.features?.resumable();
       if (resumeAt && resumable) {
-        await resumable.serveResume(req, res, resumeAt);
+        // Only express routes a re-POST with Last-Event-ID here (the fast lane hands those over).
+        await resumable.serveResume(req as Request, res as unknown as Parameters<typeof resumable.serveResume>[1], resumeAt);
         return;
       }
       chat = parseChatRequest(req.body, { requestId, receivedAt, apiKeyId: identity.keyId }, { maxDepth: deps.maxDepth?.() });
@@ -222,7 +236,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
           finish({ outcome: 'queued', attempts: err instanceof RouteError ? err.attempts : undefined });
           res.setHeader(DEGRADED_HEADER, 'queued');
           res.setHeader('location', `/v1/jobs/${job.id}`);
-          res.status(202).json(jobCreatedView(job));
+          writeJson(res, 202, jobCreatedView(job));
           return;
         }
         if (!stale) throw err;
@@ -268,7 +282,7 @@ interface OpenSession {
  * session is created by the first turn that names it). Throws the session errors (400 bad id,
  * 503 store down) for the edge to answer. Sets x-router-session-turns.
  */
-async function openSession(deps: ChatHandlerDeps, req: Request, res: Response, chat: ChatRequest, identity: Identity, route: RouteConfig, signal: AbortSignal, log: Logger): Promise<OpenSession | undefined> {
+async function openSession(deps: ChatHandlerDeps, req: ChatHttpRequest, res: ServerResponse, chat: ChatRequest, identity: Identity, route: RouteConfig, signal: AbortSignal, log: Logger): Promise<OpenSession | undefined> {
   const header = req.headers[SESSION_HEADER];
   if (header === undefined) return undefined;
   const store = deps.features?.sessions();
@@ -342,8 +356,9 @@ async function summarize(deps: ChatHandlerDeps, chat: ChatRequest, identity: Ide
 class SessionUnavailable extends StateUnavailableError {}
 
 /** A re-POST's `Last-Event-ID` when it names a resumable stream (`<streamId>.<seq>`). */
-function resumePointOf(req: Request): { streamId: string; afterId?: string } | undefined {
-  const last = lastEventIdOf(req);
+function resumePointOf(req: ChatHttpRequest): { streamId: string; afterId?: string } | undefined {
+  // The fast lane hands every request with Last-Event-ID or a query to express: only an express request can name a stream.
+  const last = 'get' in req ? lastEventIdOf(req as Request) : undefined;
   const point = last ? parseEventId(last) : undefined;
   return point?.streamId ? { streamId: point.streamId, ...(point.afterId !== undefined ? { afterId: point.afterId } : {}) } : undefined;
 }
@@ -359,7 +374,7 @@ function degradable(err: unknown): boolean {
 }
 
 /** Answers from the cache: JSON, or replayed as a well-formed stream, through the request's output filters. */
-async function serveCached(chat: ChatRequest, hit: CacheLookup, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop: AbortSignal | undefined, usage: RequestUsage | undefined, safety: RequestSafety | undefined, attempts: Attempt[] = []): Promise<void> {
+async function serveCached(chat: ChatRequest, hit: CacheLookup, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop: AbortSignal | undefined, usage: RequestUsage | undefined, safety: RequestSafety | undefined, attempts: Attempt[] = []): Promise<void> {
   const response = structuredClone(hit.answer.response);
   const target: Target = { provider: 'cache', model: response.model };
   const headers: Record<string, string> = { 'x-router-cache-age-ms': String(Math.round(hit.ageMs)) };
@@ -374,7 +389,7 @@ async function serveCached(chat: ChatRequest, hit: CacheLookup, res: Response, d
 }
 
 /** `x-router-degrade: async`: the app accepts a 202 and a job when no target can answer now. */
-function wantsDegradeAsync(headers: Request['headers']): boolean {
+function wantsDegradeAsync(headers: IncomingMessage['headers']): boolean {
   const v = headers['x-router-degrade'];
   return (Array.isArray(v) ? v[0] : v)?.trim().toLowerCase() === 'async';
 }
@@ -421,7 +436,7 @@ function countReuse(deps: ChatHandlerDeps, route: string, reuse: Reuse | undefin
   if (nanos) m.costSaved.inc({ route }, nanos / 1e9);
 }
 
-async function serveJson(chat: ChatRequest, served: RoutedResponse, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession): Promise<void> {
+async function serveJson(chat: ChatRequest, served: RoutedResponse, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession): Promise<void> {
   const r = served.response;
   const reused = reuseOf(reuse);
   // Stored as the upstream gave it, before the filters: a hit goes through the filters of the request it answers.
@@ -468,7 +483,7 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: Response, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession, resumable?: ResumableStream): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession, resumable?: ResumableStream): Promise<void> {
   const s = served.stream;
   // Every event goes to the socket; a resumable stream's also to its buffer, with its id, and
   // the stream is read to its end when the client is gone (it may come back).

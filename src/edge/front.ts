@@ -9,11 +9,14 @@ import type { Logger } from 'pino';
 import { sendAndClose } from './connection.js';
 import { handleCors, type CorsConfig } from './cors.js';
 import { wireError } from './http-errors.js';
+import type { FastLane } from './fast-lane.js';
 
 export interface FrontOptions {
   /** The CORS settings in force (none on the operator listener). */
   cors: () => CorsConfig | undefined;
   logger: Logger;
+  /** Serves the hot endpoint without express when it can (returns true), see fast-lane.ts. */
+  fast?: FastLane;
 }
 
 /**
@@ -85,6 +88,7 @@ export function createFront(app: (req: IncomingMessage, res: ServerResponse) => 
       }
       if (draining) res.setHeader('connection', 'close');
       if (handleCors(opts.cors(), req, res)) return;
+      if (opts.fast?.(req, res)) return;
       app(req, res);
     } catch (err) {
       opts.logger.error({ err: (err as Error).message }, 'request failed before routing');
