@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
 import type { Usage } from '../core/chat-response.js';
 import { isProviderError } from '../core/provider-error.js';
+import { linkAbort } from '../core/abort-link.js';
 import type { RouteConfig } from '../config/schema.js';
 import { mayUseRoute } from '../identity/authenticator.js';
 import { routeNotAllowed } from '../identity/identity-errors.js';
@@ -126,7 +127,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     // Registered for the shutdown drain; `stop` aborts when the drain time is up.
     const flight = deps.inflight?.begin(res);
     const stop = flight?.signal;
-    let signal = stop ? AbortSignal.any([client.signal, stop]) : client.signal;
+    // The shutdown's stop reaches the client controller: one plain signal for the request.
+    let unlinkStop = linkAbort(client, stop);
+    let signal = client.signal;
     const bounded = <T>(p: Promise<T>): Promise<T> => (stop ? untilAborted(p, stop) : p);
 
     let chat: ChatRequest | undefined;
@@ -210,7 +213,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
           if (resumableDown) log.info('resumable streams available again');
           resumableDown = false;
           const rs = stream;
-          signal = stop ? AbortSignal.any([upstream.signal, stop]) : upstream.signal;
+          unlinkStop();
+          unlinkStop = linkAbort(upstream, stop);
+          signal = upstream.signal;
           onClientGone = () => rs.detach();
           res.setHeader(STREAM_ID_HEADER, rs.id);
         }
@@ -266,6 +271,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts, usage);
     } finally {
+      unlinkStop();
       flight?.done();
     }
   };

@@ -4,6 +4,7 @@
  * fallback, breakers, slots, deadline), answer in OpenAI's shape (float or base64), and settle
  * usage, cost and the usage record exactly once.
  */
+import { linkAbort } from '../core/abort-link.js';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
@@ -104,7 +105,8 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
     });
     const flight = deps.inflight?.begin(res);
     const stop = flight?.signal;
-    const signal = stop ? AbortSignal.any([client.signal, stop]) : client.signal;
+    const unlinkStop = linkAbort(client, stop);
+    const signal = client.signal;
     const log = deps.logger.child({ requestId });
     const identity = identityOf(res.locals);
     const usage = deps.meter?.begin({ requestId, identity, receivedAt });
@@ -202,6 +204,7 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts, usage);
     } finally {
+      unlinkStop();
       flight?.done();
     }
   };

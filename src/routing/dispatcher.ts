@@ -285,7 +285,7 @@ export function createDispatcher(deps: DispatcherDeps) {
           const chunks = await firstThenRest(stream.chunks, call.signal, t.provider);
           call.dispose();
           call.follow(signal);
-          return { ...stream, chunks, abortUpstream: () => call.abort() };
+          return { ...stream, chunks, abortUpstream: () => call.abort(), unlink: () => call.dispose() };
         } catch (err) {
           call.abort();
           call.dispose();
@@ -293,16 +293,23 @@ export function createDispatcher(deps: DispatcherDeps) {
         }
       }, true);
       const idleMs = route?.idleTimeoutMs ?? 30_000;
-      const { abortUpstream, ...stream } = r.value;
+      const { abortUpstream, unlink, ...stream } = r.value;
       const started = now();
       const settled = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider, route?.maxStreamMs ?? Infinity, now), {
         ok: () => gate.record(req.model, r.target, { ok: true, ms: r.attempts.at(-1)!.ms + now() - started }),
         failed: (error) => gate.record(req.model, r.target, { ok: false, ms: now() - started, error }),
         abortUpstream,
+        over: unlink,
       });
       // The target's concurrency slot is held until the stream is over, however it ends; a
       // stream given up before its first read still closes its upstream call.
-      const chunks = releaseWhenDone(settled, r.slot, { signal, onReturn: abortUpstream });
+      const chunks = releaseWhenDone(settled, r.slot, {
+        signal,
+        onReturn: () => {
+          abortUpstream();
+          unlink();
+        },
+      });
       // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
       if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
       return { stream: { ...stream, chunks }, target: r.target, attempts: r.attempts, upstreamMs: r.upstreamMs, notes: withRouteHeaders(r.value.notes, r.headers) };
@@ -352,7 +359,7 @@ function largestContext(targets: readonly Enabled[]): Enabled | undefined {
  */
 async function* settleStream(
   chunks: AsyncIterable<ChatChunk>,
-  on: { ok(): void; failed(err: ProviderError): void; abortUpstream(): void },
+  on: { ok(): void; failed(err: ProviderError): void; abortUpstream(): void; over(): void },
 ): AsyncIterable<ChatChunk> {
   let completed = false;
   try {
@@ -365,6 +372,7 @@ async function* settleStream(
     throw err;
   } finally {
     if (!completed) on.abortUpstream();
+    on.over();
   }
 }
 

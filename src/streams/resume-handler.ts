@@ -20,6 +20,7 @@ import { formatEvent, parseEventId, wireEventId, writeFrame } from './event-fram
 import type { StreamBuffer } from './stream-buffer.js';
 import { StreamsFull } from './stream-errors.js';
 import { DONE } from './stream-ids.js';
+import { linkAbort } from '../core/abort-link.js';
 
 /** Response header naming a resumable stream's id (on the chat answer and on a resume). */
 export const STREAM_ID_HEADER = 'x-router-stream-id';
@@ -69,7 +70,8 @@ export async function serveResume(deps: ResumeDeps, req: Request, res: Response,
   const client = new AbortController();
   res.on('close', () => client.abort());
   const flight = deps.inflight?.begin(res);
-  const signal = flight ? AbortSignal.any([client.signal, flight.signal]) : client.signal;
+  const unlinkStop = linkAbort(client, flight?.signal);
+  const signal = client.signal;
   let local: ReturnType<ResumeDeps['local']>;
   try {
     let events;
@@ -116,6 +118,7 @@ export async function serveResume(deps: ResumeDeps, req: Request, res: Response,
     res.end();
   } finally {
     local?.detach();
+    unlinkStop();
     flight?.done();
   }
 }

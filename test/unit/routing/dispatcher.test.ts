@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
 import { routeSchema } from '../../../src/config/schema.js';
 import { ProviderError } from '../../../src/core/provider-error.js';
 import { createDispatcher } from '../../../src/routing/dispatcher.js';
@@ -186,5 +187,29 @@ describe('dispatcher', () => {
       for await (const c of r.stream.chunks) if (c.type === 'delta' && c.text) texts.push(c.text);
       expect(texts.join('')).toBe('abcd');
     });
+  });
+});
+
+describe('dispatcher: nothing stays attached to the request signal once a call is over', () => {
+  // A listener left on a request's signal keeps the whole call (upstream request, parser,
+  // chunks) reachable for as long as the signal lives; with a composite signal that was forever.
+  const listeners = (s: AbortSignal) => getEventListeners(s, 'abort').length;
+
+  it('after a whole answer, a stream read to its end, and a stream given up early', async () => {
+    const a = new FakeProvider('a', { ok: 'hello there, a few words' });
+    const d = setup({ targets: [{ provider: 'a', model: 'm' }] }, a);
+    const ctl = new AbortController();
+    await d.chat(chatRequest(), ctl.signal);
+    expect(listeners(ctl.signal)).toBe(0);
+
+    const whole = await d.stream(chatRequest({ stream: true }), ctl.signal);
+    for await (const _ of whole.stream.chunks) void _;
+    expect(listeners(ctl.signal)).toBe(0);
+
+    const early = await d.stream(chatRequest({ stream: true }), ctl.signal);
+    const it = early.stream.chunks[Symbol.asyncIterator]();
+    await it.next();
+    await it.return?.();
+    expect(listeners(ctl.signal)).toBe(0);
   });
 });
