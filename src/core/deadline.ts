@@ -48,7 +48,10 @@ export function startDeadline(opts: DeadlineOptions = {}): Deadline {
     if (opts.plain) ctl.abort();
     else ctl.abort(reason);
   };
-  const aborted = new Promise<void>((resolve) => ctl.signal.addEventListener('abort', () => resolve(), { once: true }));
+  // Made on first use: most deadlines are never raced, and this is one promise and one listener fewer per call.
+  let aborted: Promise<void> | undefined;
+  const abortedPromise = () =>
+    (aborted ??= ctl.signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => ctl.signal.addEventListener('abort', () => resolve(), { once: true })));
   const follow = (parent: AbortSignal) => {
     const reasonOf = () => (opts.parentReason ? opts.parentReason(parent.reason) : parent.reason);
     if (parent.aborted) return abort(reasonOf());
@@ -70,7 +73,9 @@ export function startDeadline(opts: DeadlineOptions = {}): Deadline {
   };
   return {
     signal: ctl.signal,
-    aborted,
+    get aborted() {
+      return abortedPromise();
+    },
     timedOut: () => timedOut,
     follow,
     abort: (reason?: unknown) => abort(reason ?? new DOMException('This operation was aborted', 'AbortError')),
