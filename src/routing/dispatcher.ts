@@ -1,5 +1,5 @@
 import type { ChatRequest } from '../core/chat-request.js';
-import type { ChatChunk, ChatResponse, ChatStream } from '../core/chat-response.js';
+import type { ChatResponse, ChatStream } from '../core/chat-response.js';
 import { ProviderError, isProviderError, isTransient } from '../core/provider-error.js';
 import { startDeadline } from '../core/deadline.js';
 import type { CallNotes, Capabilities, Provider, Target } from '../core/provider.js';
@@ -13,9 +13,9 @@ import { contextLengthExceeded, RouteError } from './route-error.js';
 import { applyCaps, applyDefaultMaxTokens, CLAMPED_HEADER, DEFAULT_MAX_TOKENS_HEADER } from './caps.js';
 import { dropOldest, TRUNCATED_HEADER } from './truncate.js';
 import { openGate, type TargetGate } from './target-gate.js';
-import { firstThenRest, STREAM_TOO_LONG, withIdleTimeout } from './stream-guards.js';
+import { firstThenRest, guardStream } from './stream-guards.js';
 import { orderTargets } from './strategy.js';
-import { createTargetConcurrency, releaseWhenDone, type Slot, type TargetConcurrency } from './target-concurrency.js';
+import { createTargetConcurrency, type Slot, type TargetConcurrency } from './target-concurrency.js';
 import type { EmbedRequest } from '../core/provider.js';
 import { createEmbedShadow, embedChecked, pickEmbedTargets, type RoutedEmbedding } from './embed-dispatch.js';
 
@@ -295,20 +295,19 @@ export function createDispatcher(deps: DispatcherDeps) {
       const idleMs = route?.idleTimeoutMs ?? 30_000;
       const { abortUpstream, unlink, ...stream } = r.value;
       const started = now();
-      const settled = settleStream(withIdleTimeout(stream.chunks, idleMs, r.target.provider, route?.maxStreamMs ?? Infinity, now), {
+      // The target's concurrency slot is held until the stream is over, however it ends; a
+      // stream given up before its first read still closes its upstream call.
+      const chunks = guardStream(stream.chunks, {
+        provider: r.target.provider,
+        idleMs,
+        maxMs: route?.maxStreamMs ?? Infinity,
+        signal,
+        slot: r.slot,
+        now,
         ok: () => gate.record(req.model, r.target, { ok: true, ms: r.attempts.at(-1)!.ms + now() - started }),
         failed: (error) => gate.record(req.model, r.target, { ok: false, ms: now() - started, error }),
         abortUpstream,
         over: unlink,
-      });
-      // The target's concurrency slot is held until the stream is over, however it ends; a
-      // stream given up before its first read still closes its upstream call.
-      const chunks = releaseWhenDone(settled, r.slot, {
-        signal,
-        onReturn: () => {
-          abortUpstream();
-          unlink();
-        },
       });
       // A privacy-restricted prompt is never mirrored: a target on probation may be a cloud.
       if (!req.meta.privacy) gate.served?.(req.model, req, r.target);
@@ -349,31 +348,6 @@ function largestContext(targets: readonly Enabled[]): Enabled | undefined {
   let best: Enabled | undefined;
   for (const e of targets) if (!best || e.caps.contextLength! > best.caps.contextLength!) best = e;
   return best;
-}
-
-/**
- * Reports how a stream ended to the gate, once: success when it completed, failure when the
- * upstream broke or stalled after the first chunk (a client leaving says nothing about the
- * target). When the stream stops early for any reason the upstream call is aborted: a stalled
- * upstream iterator may never notice `return()`, and its socket must not stay open.
- */
-async function* settleStream(
-  chunks: AsyncIterable<ChatChunk>,
-  on: { ok(): void; failed(err: ProviderError): void; abortUpstream(): void; over(): void },
-): AsyncIterable<ChatChunk> {
-  let completed = false;
-  try {
-    yield* chunks;
-    completed = true;
-    on.ok();
-  } catch (err) {
-    // A client leaving or the route's own length cap says nothing about the target.
-    if (isProviderError(err) && err.kind !== 'aborted' && err.code !== STREAM_TOO_LONG) on.failed(err);
-    throw err;
-  } finally {
-    if (!completed) on.abortUpstream();
-    on.over();
-  }
 }
 
 function toProviderError(raw: unknown, provider: string, client: AbortSignal, deadline: AbortSignal): ProviderError {

@@ -1,5 +1,5 @@
 import type { ChatChunk } from '../core/chat-response.js';
-import { ProviderError } from '../core/provider-error.js';
+import { isProviderError, ProviderError } from '../core/provider-error.js';
 
 /**
  * Pulls the first chunk of a stream (so failover can still happen if it never comes) and
@@ -100,6 +100,82 @@ export function withIdleTimeout(chunks: AsyncIterable<ChatChunk>, idleMs: number
         },
         async return(): Promise<IteratorResult<ChatChunk>> {
           if (!over) stop();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/** What a guarded stream reports and releases as it ends. */
+export interface StreamGuard {
+  /** The target's provider id (named in the timeout errors). */
+  provider: string;
+  /** The route's idleTimeoutMs and maxStreamMs. */
+  idleMs: number;
+  maxMs?: number;
+  /** The app's signal: when it aborts, the slot is released at once (the upstream call follows it itself). */
+  signal: AbortSignal;
+  /** The target's concurrency slot, released exactly once however the stream ends. */
+  slot: { release(): void };
+  /** The stream ended whole. */
+  ok(): void;
+  /** The upstream broke or stalled after the first chunk (not a client leaving, not the route's length cap). */
+  failed(err: ProviderError): void;
+  /** The stream stopped early for any reason: the upstream call is closed (a stalled iterator may never notice return()). */
+  abortUpstream(): void;
+  /** The stream is over, whichever way (its call's links are undone). */
+  over(): void;
+  now?: () => number;
+}
+
+/**
+ * A stream after its first chunk, in one iterator: the idle and maxStreamMs timers
+ * (withIdleTimeout), the gate told once how it ended, the upstream closed when it stops early,
+ * and the slot released. One promise race per chunk, no generator layers.
+ */
+export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): AsyncIterable<ChatChunk> {
+  const timed = withIdleTimeout(chunks, g.idleMs, g.provider, g.maxMs ?? Infinity, g.now);
+  // From now, not from the first read: an app that leaves before anyone reads frees the slot too.
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    g.signal.removeEventListener('abort', release);
+    g.slot.release();
+  };
+  if (g.signal.aborted) release();
+  else g.signal.addEventListener('abort', release, { once: true });
+  let ended = false;
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<ChatChunk> {
+      const it = timed[Symbol.asyncIterator]();
+      /** Ends it once: `completed` when the upstream finished the stream. */
+      const end = (completed: boolean) => {
+        if (ended) return;
+        ended = true;
+        release();
+        if (!completed) g.abortUpstream();
+        g.over();
+      };
+      const onChunk = (r: IteratorResult<ChatChunk>): IteratorResult<ChatChunk> => {
+        if (r.done && !ended) {
+          g.ok();
+          end(true);
+        }
+        return r;
+      };
+      const onError = (err: unknown): never => {
+        // A client leaving or the route's own length cap says nothing about the target.
+        if (!ended && isProviderError(err) && err.kind !== 'aborted' && err.code !== STREAM_TOO_LONG) g.failed(err);
+        end(false);
+        throw err;
+      };
+      return {
+        next: () => (ended ? Promise.resolve({ done: true, value: undefined }) : it.next().then(onChunk, onError)),
+        async return() {
+          end(false);
+          await it.return?.();
           return { done: true, value: undefined };
         },
       };

@@ -7,7 +7,9 @@ import { toWireError } from '../../../src/edge/http-errors.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { createDispatcher } from '../../../src/routing/dispatcher.js';
 import { RouteError } from '../../../src/routing/route-error.js';
-import { createTargetConcurrency, limitsFromRoutes, releaseWhenDone, type TargetConcurrency } from '../../../src/routing/target-concurrency.js';
+import { createTargetConcurrency, limitsFromRoutes, type TargetConcurrency } from '../../../src/routing/target-concurrency.js';
+import { ProviderError } from '../../../src/core/provider-error.js';
+import { guardStream } from '../../../src/routing/stream-guards.js';
 import type { CallOutcome, TargetGate } from '../../../src/routing/target-gate.js';
 import { FakeProvider, type FakeStep } from '../../fixtures/fake-provider.js';
 import { chatRequest } from '../../fixtures/requests.js';
@@ -297,18 +299,42 @@ describe('target concurrency: streams', () => {
     expect(idle(concurrency)).toBe(true);
   });
 
-  it('releaseWhenDone releases exactly once whatever happens', async () => {
-    let released = 0;
-    const slot = { release: () => void released++ };
-    async function* two(): AsyncIterable<ChatChunk> {
+  it('a guarded stream releases its slot and reports its end exactly once, whatever happens', async () => {
+    async function* two(fail = false): AsyncIterable<ChatChunk> {
       yield { type: 'delta', index: 0, text: 'a' };
+      if (fail) throw new ProviderError({ kind: 'network', provider: 'a', message: 'cut' });
       yield { type: 'finish', index: 0, finish: 'stop' };
     }
-    const ctl = new AbortController();
-    const chunks = releaseWhenDone(two(), slot, { signal: ctl.signal });
-    await drain(chunks);
-    ctl.abort();
-    expect(released).toBe(1);
+    const run = async (how: 'whole' | 'fails' | 'abort-after' | 'return-early' | 'return-unread') => {
+      const seen = { released: 0, ok: 0, failed: 0, aborted: 0, over: 0 };
+      const ctl = new AbortController();
+      const chunks = guardStream(two(how === 'fails'), {
+        provider: 'a',
+        idleMs: 1000,
+        signal: ctl.signal,
+        slot: { release: () => void seen.released++ },
+        ok: () => void seen.ok++,
+        failed: () => void seen.failed++,
+        abortUpstream: () => void seen.aborted++,
+        over: () => void seen.over++,
+      });
+      const it = chunks[Symbol.asyncIterator]();
+      if (how === 'return-unread') await it.return?.();
+      else if (how === 'return-early') {
+        await it.next();
+        await it.return?.();
+        await it.return?.();
+      } else {
+        await drain(chunks).catch(() => {});
+        if (how === 'abort-after') ctl.abort();
+      }
+      return seen;
+    };
+    expect(await run('whole')).toEqual({ released: 1, ok: 1, failed: 0, aborted: 0, over: 1 });
+    expect(await run('abort-after')).toEqual({ released: 1, ok: 1, failed: 0, aborted: 0, over: 1 });
+    expect(await run('fails')).toEqual({ released: 1, ok: 0, failed: 1, aborted: 1, over: 1 });
+    expect(await run('return-early')).toEqual({ released: 1, ok: 0, failed: 0, aborted: 1, over: 1 });
+    expect(await run('return-unread')).toEqual({ released: 1, ok: 0, failed: 0, aborted: 1, over: 1 });
   });
 });
 
