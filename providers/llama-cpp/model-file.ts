@@ -9,9 +9,39 @@
  * re-checked on the next call and an unchanged one is not re-hashed.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { readGgufFileInfo } from 'node-llama-cpp';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+type ReadGgufFileInfo = typeof import('node-llama-cpp').readGgufFileInfo;
+
+let reader: Promise<ReadGgufFileInfo> | undefined;
+
+/**
+ * node-llama-cpp's GGUF reader, imported on the first check: a router with no local model never
+ * loads node-llama-cpp at all. The reader's own module (~6 MiB of RSS) rather than the package
+ * index (~25 MiB: bindings, the downloader, CLI helpers, none of which this process uses; models
+ * run in the worker). The package exports only its index, so the file is found next to
+ * it; when a release moves it, the index serves (same function).
+ */
+function ggufReader(): Promise<ReadGgufFileInfo> {
+  reader ??= (async () => {
+    try {
+      const file = join(dirname(createRequire(import.meta.url).resolve('node-llama-cpp')), 'gguf', 'readGgufFileInfo.js');
+      if (existsSync(file)) {
+        const mod = (await import(pathToFileURL(file).href)) as { readGgufFileInfo?: ReadGgufFileInfo };
+        if (typeof mod.readGgufFileInfo === 'function') return mod.readGgufFileInfo;
+      }
+    } catch {
+      /* the index below */
+    }
+    return (await import('node-llama-cpp')).readGgufFileInfo;
+  })();
+  reader.catch(() => (reader = undefined));
+  return reader;
+}
 
 export interface ModelFileOk {
   ok: true;
@@ -86,7 +116,9 @@ async function inspect(path: string, key: string, size: number, expectedSha: str
       return bad(`sha256 mismatch (expected ${expectedSha.toLowerCase()}, file has ${actual})`);
     }
   }
-  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+  // Outside the try: a reader that cannot be loaded says nothing about the file (not cached, see checkModelFile).
+  const readGgufFileInfo = await ggufReader();
+  let info: Awaited<ReturnType<ReadGgufFileInfo>>;
   try {
     info = await readGgufFileInfo(path, { readTensorInfo: true, sourceType: 'filesystem', logWarnings: false });
   } catch (err) {

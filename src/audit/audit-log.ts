@@ -7,7 +7,7 @@ import { AuditFileSink } from './audit-file-sink.js';
 import { utcDay } from './audit-file-name.js';
 import { encodeRecord, syntheticBody } from './audit-record.js';
 import { recoverChain, type ChainBreak } from './audit-recover.js';
-import { createAuditRedisSink, type AuditRedisOptions, type AuditRedisSink, type AuditRedisStats } from './audit-redis-sink.js';
+import type { AuditRedisOptions, AuditRedisSink, AuditRedisStats } from './audit-redis-sink.js';
 import { throttledWarn, type ThrottledLog } from './log-throttle.js';
 
 export interface AuditLogOptions {
@@ -76,7 +76,9 @@ export interface AuditLog {
 export async function openAuditLog(opts: AuditLogOptions): Promise<AuditLog> {
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const recovered = await recoverChain(opts.dir);
-  const log = new FileAuditLog(opts, recovered.head);
+  // The Redis mirror (and ioredis with it) is loaded only when one is configured.
+  const redis = opts.redis ? (await import('./audit-redis-sink.js')).createAuditRedisSink({ ...opts.redis, logger: opts.logger }) : undefined;
+  const log = new FileAuditLog(opts, recovered.head, redis);
   log.start(recovered.newest, recovered.restart);
   return log;
 }
@@ -106,7 +108,6 @@ class FileAuditLog implements AuditLog {
   private readonly queue: Entry[] = [];
   private readonly waiters: Waiter[] = [];
   private readonly sink: AuditFileSink;
-  private readonly redis: AuditRedisSink | undefined;
   private readonly now: () => Date;
   private readonly maxFileBytes: number;
   private readonly maxQueue: number;
@@ -133,6 +134,7 @@ class FileAuditLog implements AuditLog {
   constructor(
     private readonly opts: AuditLogOptions,
     private head: ChainHead,
+    private readonly redis: AuditRedisSink | undefined,
   ) {
     this.now = opts.now ?? (() => new Date());
     this.maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
@@ -143,7 +145,6 @@ class FileAuditLog implements AuditLog {
     const every = opts.logIntervalMs ?? 10_000;
     this.warn = { drop: throttledWarn(opts.logger, every), disk: throttledWarn(opts.logger, every), record: throttledWarn(opts.logger, every) };
     this.sink = new AuditFileSink(opts.dir, this.maxFileBytes);
-    this.redis = opts.redis ? createAuditRedisSink({ ...opts.redis, logger: opts.logger }) : undefined;
   }
 
   start(newest: { file: string; name: { day: string; index: number }; size: number } | undefined, restart: ChainBreak | undefined): void {

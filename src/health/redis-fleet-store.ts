@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { quit, type RedisConnection } from '../state/redis/redis-connection.js';
+import type { RedisConnection } from '../state/redis/redis-connection.js';
+import { quit } from '../state/redis/redis-options.js';
 import { fromFields, pairsToObject, parseMessage, probeMessage, stateMessageBody, toFields } from './fleet-codec.js';
 import { BEAT_LUA, LEASE_LUA, PROBE_LUA, SETTLE_SLOT_LUA, TAKE_SLOT_LUA, WRITE_LUA } from './fleet-lua.js';
 import type { FleetStore, InstanceView, SharedHealth } from './fleet-types.js';

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 
-import { quit, type RedisConnection } from '../state/redis/redis-connection.js';
+import type { RedisConnection } from '../state/redis/redis-connection.js';
+import { quit } from '../state/redis/redis-options.js';
 import { silentLogger, type StateLogger } from '../state/state-logger.js';
 import { JobQueueFullError } from './job-errors.js';
 import { parseJobRecord } from './job-record.js';

@@ -21,9 +21,10 @@
  * most `maxStreams` per instance). A reader holds a short lease key while it iterates, which
  * `hasReader` checks, so a producer on another instance knows its stream is being read.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
-import { redisOptions, type RedisConnection } from '../state/redis/redis-connection.js';
+import type { RedisConnection } from '../state/redis/redis-connection.js';
+import { redisOptions } from '../state/redis/redis-options.js';
 import { StateUnavailableError } from '../state/types.js';
 import type { StreamsConfig } from './streams-schema.js';
 import type { StreamBuffer, StreamEvent } from './stream-buffer.js';
@@ -108,6 +109,8 @@ export function createRedisStreamBuffer(cfg: StreamsConfig, opts: RedisStreamBuf
   /** A connection of its own for XREAD BLOCK; its command timeout covers the block. */
   const openBlocking = async (): Promise<Redis> => {
     if (blockers.size >= cfg.maxStreams) throw new StreamsFull('too many resume readers waiting on Redis');
+    // ioredis is loaded already (the state connection uses it); imported here so this module costs nothing on the memory backend.
+    const { Redis } = await import('ioredis');
     const client = new Redis(conn.config.url, { ...redisOptions(conn.config), commandTimeout: blockMs + conn.config.commandTimeoutMs, retryStrategy: () => null });
     client.on('error', () => undefined); // reported by the read that fails
     blockers.add(client);

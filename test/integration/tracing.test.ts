@@ -95,3 +95,61 @@ routes:
     expect(sent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
   });
 });
+
+describe('OpenTelemetry traces switched by a config reload', () => {
+  let upstream: FakeUpstream;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let h: RouterHarness;
+  const config = (tracing: string) => `
+${tracing}
+providers:
+  primary: { kind: openai, apiKeys: [sk-1], baseURL: "${upstream.url}/v1" }
+routes:
+  chat:
+    targets: [{ provider: primary, model: gpt-4o-mini }]
+    retry: { attempts: 1 }
+`;
+  const send = async (traceId: string) => {
+    const res = await fetch(`${h.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ model: 'chat', max_tokens: 5, messages: [{ role: 'user', content: 'trace me' }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+  };
+  const traced = async (traceId: string, waitMs: number) => {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline && !receiver.spans.some((s) => s.traceId === traceId && s.name === 'chat')) await new Promise((r) => setTimeout(r, 100));
+    return receiver.spans.some((s) => s.traceId === traceId && s.name === 'chat');
+  };
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    receiver = await startReceiver();
+    h = await startRouter(config(''));
+  });
+  afterAll(async () => {
+    await h?.close();
+    await upstream?.close();
+    await receiver?.close();
+  });
+
+  it('off at start (nothing exported), on after a reload that sets an endpoint, off again after one that removes it', async () => {
+    await send('11111111111111111111111111111111');
+    expect(h.reload(config(`tracing: { otlpEndpoint: "${receiver.url}" }`))).toBe(true);
+    // The SDK is imported by the reload (in this process it may be loaded already): the first
+    // requests after the reload may go untraced until it is, never later ones.
+    let on = '';
+    for (let i = 0; i < 50 && !on; i++) {
+      const id = `2222222222222222222222222222${String(i).padStart(4, '0')}`;
+      await send(id);
+      if (await traced(id, 1_500)) on = id;
+    }
+    expect(on).not.toBe('');
+    expect(h.reload(config(''))).toBe(true);
+    await send('33333333333333333333333333333333');
+    expect(await traced('33333333333333333333333333333333', 2_000)).toBe(false);
+    expect(receiver.spans.some((s) => s.traceId === '11111111111111111111111111111111')).toBe(false);
+  });
+});
