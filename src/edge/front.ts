@@ -26,6 +26,11 @@ export interface FrontOptions {
  */
 export function originForm(target: string): string | undefined {
   if (target.startsWith('/')) {
+    // The common case needs no URL parse: a path that is not protocol-relative (`//`, `/\`)
+    // and has no tab or line break (which URL parsing strips, making `/\t/` protocol-relative)
+    // always resolves against a base.
+    const second = target.charCodeAt(1);
+    if (second !== 0x2f && second !== 0x5c && !/[\t\n\r]/.test(target)) return target;
     try {
       new URL(target, 'http://localhost');
       return target;
