@@ -91,6 +91,19 @@ function setHeaders(res: ServerResponse, headers: Record<string, string> | undef
   for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
 }
 
+const accessLoggers = new WeakMap<Logger, Logger>();
+
+/**
+ * The logger of the one line per answer ("served", "streamed"): the same destination, level and
+ * bindings, without the wildcard redaction, which clones the object of every line it sees. Its
+ * fields are the router's own (request id, route, target, timings), never a header or a body.
+ */
+function accessLog(logger: Logger): Logger {
+  let access = accessLoggers.get(logger);
+  if (!access) accessLoggers.set(logger, (access = logger.child({}, { redact: [] })));
+  return access;
+}
+
 /** Writes a JSON answer (no framework needed: the handler runs under express and on the raw fast lane alike). */
 export function writeJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -480,7 +493,7 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: ServerR
   // A reused answer was paid for once, by the request that produced it.
   if (reused.outcome) finish({ outcome: reused.outcome, attempts: served.attempts }, captured);
   else finish({ outcome: 'ok', target: served.target, usage: r.usage, streamedText: answered, attempts: served.attempts }, captured);
-  log.info({ route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), attempts: served.attempts.length }, 'served');
+  accessLog(deps.logger).info({ requestId: chat.meta.requestId, route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), attempts: served.attempts.length }, 'served');
 }
 
 function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usage?: { promptTokens: number; completionTokens: number }): void {
@@ -589,5 +602,5 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   const totalMs = performance.now() - chat.meta.receivedAt;
   deps.metrics.requests.inc({ ...labels, outcome, stream: 'true' });
   deps.metrics.latency.observe({ ...labels, stream: 'true' }, totalMs / 1000);
-  log.info({ route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), outcome }, 'streamed');
+  accessLog(deps.logger).info({ requestId: chat.meta.requestId, route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), outcome }, 'streamed');
 }
