@@ -1,14 +1,18 @@
 /**
  * The router-overhead benchmark (run by hand, never a test):
  *
- *   npm run bench [-- --duration 8 --ttft 500 --rounds 2 --json out.json --only router|lean --profile]
+ *   npm run bench [-- --duration 8 --ttft 500 --rounds 2 --json out.json --only router|lean --profile --compare DIR]
  *
  * Three processes on 127.0.0.1, each its own node: the mock upstream (scripts/bench/mock-upstream.ts,
  * 0 ms latency), the lean pass-through (scripts/bench/lean-passthrough.ts: plain node:http in and
  * out, the best a framework-free Node gateway does) and the router, compiled
  * (`node dist/src/main.js`, after `npm run build`) with a production-shaped config (virtual key
  * with a rate limit, metrics, info logs to a file, memory state). Lean and router are measured
- * interleaved in the same run (lean, router, lean, router …) so machine noise hits both:
+ * interleaved in the same run (lean, router, lean, router …) so machine noise hits both. With
+ * --compare DIR a third server, `before`, is another built checkout of this repository
+ * (`DIR/dist/src/main.js`, cwd DIR) started exactly like the router (the same config text and
+ * env; its own config copy only for its own state.dataDir and log), measured in the same rounds
+ * (lean, before, router …) and shown with a `router / before` row; the goals stay router/lean:
  *
  *   rps              autocannon, 16 connections, non-streamed POSTs, --duration s; 0 errors/non-2xx
  *   CPU/request      utime+stime of the server process (/proc/<pid>/stat) over the run ÷ requests
@@ -20,9 +24,10 @@
  *
  * Each round measures everything once; rps, CPU and the first-token figures are reported as the
  * best of the rounds (noise only ever adds), the raw rounds are printed and in --json.
- * --profile runs the router under --cpu-prof and prints the top self-time functions.
+ * --profile runs the router (never `before`) under --cpu-prof and prints the top self-time functions.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +40,7 @@ import {
   cpuMs,
   percentile,
   rawRequest,
+  routerSetupCopy,
   rssMiB,
   sleep,
   sseEvents,
@@ -53,9 +59,12 @@ const HELP = `Usage: npm run bench [-- options]
   --rounds N       interleaved rounds, at least 2 (default 2)
   --connections N  autocannon connections (default 16)
   --warmup S       seconds of warm-up load per server before measuring (default 2)
-  --only X         measure only "router" or "lean"
+  --only X         measure only "router" or "lean" (with --compare, "router" measures before and router)
+  --compare DIR    also measure "before": the router of DIR, another built checkout of this
+                   repository (DIR/dist/src/main.js), same config and env, in the same rounds;
+                   adds a "router / before" row (the goals stay router / lean)
   --json FILE      write every number as JSON
-  --profile        run the router under --cpu-prof; print the top 25 self-time functions
+  --profile        run the router (not before) under --cpu-prof; print the top 25 self-time functions
   --no-build       do not run npm run build first
   --keep           keep the temporary directory (config, router log, profile)`;
 
@@ -68,6 +77,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     warmup: { type: 'string', default: '2' },
     only: { type: 'string' },
+    compare: { type: 'string' },
     json: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
@@ -96,10 +106,37 @@ if (values.only !== undefined && values.only !== 'router' && values.only !== 'le
   console.error('--only is "router" or "lean"');
   process.exit(2);
 }
+const compareDir = values.compare === undefined ? undefined : path.resolve(values.compare);
+if (compareDir !== undefined) {
+  if (values.only === 'lean') {
+    console.error('--compare measures "before" against the router: not with --only lean');
+    process.exit(2);
+  }
+  const main = path.join(compareDir, 'dist/src/main.js');
+  if (!existsSync(main)) {
+    console.error(`--compare ${values.compare}: no ${main} — DIR must be a checkout of this repository built with npm run build (its node_modules may be a symlink)`);
+    process.exit(2);
+  }
+  if (compareDir === REPO) console.warn('note: --compare names this checkout: before and router run the same dist/');
+}
 if (rounds < 2) console.warn('note: fewer than 2 rounds — no interleaving to even out machine noise');
 
-type Name = 'lean' | 'router';
-const NAMES: Name[] = values.only ? [values.only as Name] : ['lean', 'router'];
+type Name = 'lean' | 'before' | 'router';
+const NAMES: Name[] = (values.only ? [values.only as Name] : (['lean', 'router'] as Name[])).flatMap((n) => (n === 'router' && compareDir ? ['before', 'router'] : [n]));
+const LABEL: Record<Name, string> = { lean: 'lean (node:http)', before: 'before (dist)', router: 'router (dist)' };
+
+/** `abc1234` (+ ", uncommitted changes") of a checkout, or undefined when git cannot tell. */
+function gitState(dir: string): string | undefined {
+  // Read-only: no optional index refresh (others may be using the checkout's git).
+  const git = (args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } }).trim();
+  try {
+    const head = git(['rev-parse', '--short', 'HEAD']);
+    const dirty = git(['status', '--porcelain', '--untracked-files=no']);
+    return `${head}${dirty ? ', uncommitted changes' : ''}`;
+  } catch {
+    return undefined;
+  }
+}
 
 interface Target {
   name: Name | 'direct';
@@ -272,21 +309,31 @@ async function main(): Promise<void> {
     const agent = () => new Agent({ keepAlive: true, maxSockets: 1 });
     targets.direct = { name: 'direct', pid: upstream.pid, url: new URL(`${upstreamBase}/chat/completions`), auth: `Bearer ${setup.upstreamKey}`, agent: agent() };
     let routerChild: Awaited<ReturnType<typeof startRouter>> | undefined;
+    let beforeChild: Awaited<ReturnType<typeof startRouter>> | undefined;
+    let beforeSetup: RouterSetup | undefined;
     if (NAMES.includes('lean')) {
       const lean = await startNode([leanJs, '0', upstreamBase], { LEAN_CLIENT_KEY: setup.clientKey, LEAN_UPSTREAM_KEY: setup.upstreamKey });
       targets.lean = { name: 'lean', pid: lean.pid, url: new URL(`http://127.0.0.1:${lean.firstLine}/v1/chat/completions`), auth: `Bearer ${setup.clientKey}`, agent: agent() };
+    }
+    if (NAMES.includes('before')) {
+      beforeSetup = routerSetupCopy(setup, 'before');
+      beforeChild = await startRouter(beforeSetup, [], { root: compareDir!, label: `before (${compareDir})` });
+      targets.before = { name: 'before', pid: beforeChild.pid, url: new URL(`${beforeChild.base}/v1/chat/completions`), auth: `Bearer ${setup.clientKey}`, agent: agent() };
     }
     if (NAMES.includes('router')) {
       routerChild = await startRouter(setup, values.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
       targets.router = { name: 'router', pid: routerChild.pid, url: new URL(`${routerChild.base}/v1/chat/completions`), auth: `Bearer ${setup.clientKey}`, agent: agent() };
     }
     const servers = NAMES.map((n) => targets[n]!);
+    const beforeGit = compareDir ? gitState(compareDir) : undefined;
+    const routerGit = compareDir ? gitState(REPO) : undefined;
 
     // Idle RSS: ready, then ~2 s without a request.
     await sleep(2_000);
     const idleRss = Object.fromEntries(servers.map((s) => [s.name, rssMiB(s.pid)])) as Record<Name, number>;
 
     console.log(`\nchecks (router config ${setup.configFile}, log ${setup.logFile}):`);
+    if (beforeSetup) console.log(`  before = ${compareDir}/dist/src/main.js${beforeGit ? ` (git ${beforeGit})` : ''}, config ${beforeSetup.configFile} (dataDir data-before), log ${beforeSetup.logFile}`);
     for (const t of [targets.direct, ...servers]) console.log(`  ${await sanity(t)}`);
 
     if (warmup > 0) {
@@ -312,7 +359,7 @@ async function main(): Promise<void> {
         const x = (r.stream[s.name as Name] = await load(s, upstream.pid, true, duration));
         console.log(`  ${s.name.padEnd(6)} streamed:     ${fmt(x.rps, 0).padStart(6)} streams/s, CPU ${fmt(x.cpuMsPerRequest, 3)} ms/stream (upstream ${fmt(x.upstreamCpuMsPerRequest, 3)}, load generator ${fmt(x.loadgenCpuMsPerRequest, 3)}), latency p50 ${x.latencyP50} ms p99 ${x.latencyP99} ms`);
       }
-      // First token: one request to each in turn, so drift hits all three alike.
+      // First token: one request to each in turn, so drift hits them all alike.
       const order = [targets.direct, ...servers];
       const samples: Record<string, number[]> = Object.fromEntries(order.map((t) => [t.name, []]));
       for (let i = 0; i < ttftN; i++) for (const t of order) samples[t.name]!.push(await firstEvent(t));
@@ -353,29 +400,41 @@ async function main(): Promise<void> {
       if (m.status !== 200) throw new Error(`/metrics answered ${m.status}: ${m.body.slice(0, 200)}`);
       overhead = parseOverhead(m.body);
     }
+    let beforeOverhead: ReturnType<typeof parseOverhead> | undefined;
+    if (targets.before) {
+      const m = await rawRequest(targets.before.agent, new URL(`${beforeChild!.base}/metrics`), 'GET', { authorization: `Bearer ${setup.adminKey}` });
+      beforeOverhead = m.status === 200 ? parseOverhead(m.body) : undefined;
+    }
 
     // ----- report
     const cols = ['server', 'rps', 'CPU/req ms', 'CPU/stream ms', 'streams/s', '1st token +p50 ms', '1st token +p99 ms', 'idle RSS MiB', 'post-load RSS MiB'];
     const rows: string[][] = [cols];
     const lean = result.lean;
+    const before = result.before;
     const router = result.router;
     for (const n of NAMES) {
       const x = result[n]!;
-      rows.push([n === 'lean' ? 'lean (node:http)' : 'router (dist)', fmt(x.rps, 0), fmt(x.cpuMsPerRequest, 3), fmt(x.cpuMsPerStream, 3), fmt(x.streamsPerSecond, 0), fmt(x.firstTokenAddedP50Ms, 3), fmt(x.firstTokenAddedP99Ms, 3), fmt(x.idleRssMiB, 1), fmt(x.postLoadRssMiB, 1)]);
+      rows.push([LABEL[n], fmt(x.rps, 0), fmt(x.cpuMsPerRequest, 3), fmt(x.cpuMsPerStream, 3), fmt(x.streamsPerSecond, 0), fmt(x.firstTokenAddedP50Ms, 3), fmt(x.firstTokenAddedP99Ms, 3), fmt(x.idleRssMiB, 1), fmt(x.postLoadRssMiB, 1)]);
     }
-    let ratios: { rps: number; cpuPerRequest: number; cpuPerStream: number; streamsPerSecond: number; idleRss: number; postLoadRss: number } | undefined;
+    type Figures = NonNullable<(typeof result)['router']>;
+    const ratioOf = (a: Figures, b: Figures) => ({
+      rps: a.rps / b.rps,
+      cpuPerRequest: a.cpuMsPerRequest / b.cpuMsPerRequest,
+      cpuPerStream: a.cpuMsPerStream / b.cpuMsPerStream,
+      streamsPerSecond: a.streamsPerSecond / b.streamsPerSecond,
+      firstTokenAddedP50DiffMs: a.firstTokenAddedP50Ms - b.firstTokenAddedP50Ms,
+      firstTokenAddedP99DiffMs: a.firstTokenAddedP99Ms - b.firstTokenAddedP99Ms,
+      idleRss: a.idleRssMiB / b.idleRssMiB,
+      postLoadRss: a.postLoadRssMiB / b.postLoadRssMiB,
+    });
+    const diff = (d: number) => `${d >= 0 ? '+' : ''}${fmt(d, 3)}`;
+    const ratioRow = (label: string, q: ReturnType<typeof ratioOf>) => [label, `${fmt(q.rps)}×`, `${fmt(q.cpuPerRequest)}×`, `${fmt(q.cpuPerStream)}×`, `${fmt(q.streamsPerSecond)}×`, diff(q.firstTokenAddedP50DiffMs), diff(q.firstTokenAddedP99DiffMs), `${fmt(q.idleRss)}×`, `${fmt(q.postLoadRss)}×`];
+    const ratios = lean && router ? ratioOf(router, lean) : undefined;
+    const ratiosVsBefore = before && router ? ratioOf(router, before) : undefined;
+    if (ratios) rows.push(ratioRow('router / lean', ratios));
+    if (ratiosVsBefore) rows.push(ratioRow('router / before', ratiosVsBefore));
     const goals: Array<{ goal: string; value: number; met: boolean }> = [];
-    if (lean && router) {
-      ratios = {
-        rps: router.rps / lean.rps,
-        cpuPerRequest: router.cpuMsPerRequest / lean.cpuMsPerRequest,
-        cpuPerStream: router.cpuMsPerStream / lean.cpuMsPerStream,
-        streamsPerSecond: router.streamsPerSecond / lean.streamsPerSecond,
-        idleRss: router.idleRssMiB / lean.idleRssMiB,
-        postLoadRss: router.postLoadRssMiB / lean.postLoadRssMiB,
-      };
-      const diff = (a: number, b: number) => `${a - b >= 0 ? '+' : ''}${fmt(a - b, 3)}`;
-      rows.push(['router / lean', `${fmt(ratios.rps)}×`, `${fmt(ratios.cpuPerRequest)}×`, `${fmt(ratios.cpuPerStream)}×`, `${fmt(ratios.streamsPerSecond)}×`, diff(router.firstTokenAddedP50Ms, lean.firstTokenAddedP50Ms), diff(router.firstTokenAddedP99Ms, lean.firstTokenAddedP99Ms), `${fmt(ratios.idleRss)}×`, `${fmt(ratios.postLoadRss)}×`]);
+    if (ratios && router) {
       rows.push(['goal', '≥ 0.50×', '≤ 2.00×', '≤ 1.50×', '', 'router ≤ 1', '', 'router ≤ 120', '']);
       const mark = (met: boolean) => (met ? 'met' : 'NOT MET');
       rows.push(['', mark(ratios.rps >= 0.5), mark(ratios.cpuPerRequest <= 2), mark(ratios.cpuPerStream <= 1.5), '', mark(router.firstTokenAddedP50Ms <= 1), '', mark(router.idleRssMiB <= 120), '']);
@@ -394,11 +453,13 @@ async function main(): Promise<void> {
     const widths = cols.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
     console.log(`\nRouter overhead — ${new Date().toISOString()}, node ${process.version}, ${connections} connections, ${duration} s per run, ${rounds} interleaved rounds, first token ${ttftN}×${rounds} sequential per server${values.profile ? ', ROUTER UNDER --cpu-prof (slower)' : ''}`);
+    if (before) console.log(`before = ${compareDir}${beforeGit ? ` (git ${beforeGit})` : ''}; router = ${REPO}${routerGit ? ` (git ${routerGit})` : ''}`);
     console.log(`best of ${rounds} rounds per metric (max rps and streams/s, min CPU, min first-token added); RSS: idle once before load, post-load once after all runs\n`);
     console.log(line(rows[0]!));
     console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
     for (const r of rows.slice(1)) console.log(line(r));
-    if (lean && router) console.log('(first-token columns of the router / lean row: router − lean, ms)');
+    if (ratios) console.log('(first-token columns of the router / lean row: router − lean, ms)');
+    if (ratiosVsBefore) console.log('(first-token columns of the router / before row: router − before, ms)');
     if (goals.length) {
       console.log('\ngoals (the performance issue):');
       for (const g of goals) console.log(`  ${g.met ? 'met    ' : 'NOT MET'}  ${g.goal}: ${fmt(g.value, 3)}`);
@@ -407,6 +468,11 @@ async function main(): Promise<void> {
     console.log(`\nfirst data event direct to the upstream: p50 ${direct.map((d) => fmt(d.p50, 3)).join(' / ')} ms, p99 ${direct.map((d) => fmt(d.p99, 3)).join(' / ')} ms (per round)`);
     for (const o of overhead) console.log(`router's own llm_router_overhead_seconds${o.labels}: mean ${fmt(o.meanMs, 3)} ms over ${o.count} requests`);
     if (targets.router && overhead.length === 0) console.log("router's llm_router_overhead_seconds: no samples in /metrics");
+    if (targets.before) {
+      if (beforeOverhead === undefined) console.log("before's /metrics did not answer 200");
+      else if (beforeOverhead.length === 0) console.log("before's llm_router_overhead_seconds: no samples in /metrics");
+      for (const o of beforeOverhead ?? []) console.log(`before's own llm_router_overhead_seconds${o.labels}: mean ${fmt(o.meanMs, 3)} ms over ${o.count} requests`);
+    }
 
     // ----- profile
     let profile: ReturnType<typeof topSelf> | undefined;
@@ -430,11 +496,14 @@ async function main(): Promise<void> {
       const out = {
         date: new Date().toISOString(),
         node: process.version,
-        settings: { duration, connections, rounds, ttft: ttftN, warmup, profile: values.profile, aggregation: 'best of rounds (max rps, min CPU, min first-token added)' },
+        settings: { duration, connections, rounds, ttft: ttftN, warmup, profile: values.profile, only: values.only ?? null, aggregation: 'best of rounds (max rps, min CPU, min first-token added)' },
+        compare: compareDir ? { dir: compareDir, git: beforeGit ?? null, routerGit: routerGit ?? null } : null,
         results: result,
         ratios: ratios ?? null,
+        ratiosVsBefore: ratiosVsBefore ?? null,
         goals,
         routerOverheadMetric: overhead,
+        beforeOverheadMetric: beforeOverhead ?? null,
         rounds: roundsOut,
         idleRssMiB: idleRss,
         postLoadRssMiB: postRss,

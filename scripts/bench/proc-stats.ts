@@ -257,15 +257,49 @@ export interface RouterProcess {
 }
 
 /**
- * Starts `node [nodeArgs] dist/src/main.js --config … --port …` (not under tsx), stdout and
- * stderr into the setup's log file, and waits for /healthz.
+ * The same setup for a second router process: the same config text (keys, limits, upstream)
+ * and the same env, but its own config file `dir/<name>.yaml` whose `state.dataDir` is
+ * `dir/data-<name>`, and its own log `dir/<name>.log`. Two routers on one dataDir would share
+ * keys.json and the usage ledger and fight over the file job store's lock (the loser serves
+ * with background jobs off), so they would not run alike.
  */
-export async function startRouter(setup: RouterSetup, nodeArgs: string[] = []): Promise<RouterProcess> {
+export function routerSetupCopy(setup: RouterSetup, name: string): RouterSetup {
+  const dataLine = `  dataDir: ${JSON.stringify(path.join(setup.dir, 'data'))}\n`;
+  const text = readFileSync(setup.configFile, 'utf8');
+  if (!text.includes(dataLine)) throw new Error(`routerSetupCopy: no "${dataLine.trim()}" line in ${setup.configFile}`);
+  const configFile = path.join(setup.dir, `${name}.yaml`);
+  writeFileSync(configFile, text.replace(dataLine, `  dataDir: ${JSON.stringify(path.join(setup.dir, `data-${name}`))}\n`));
+  return { ...setup, configFile, logFile: path.join(setup.dir, `${name}.log`) };
+}
+
+export interface RouterProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  base: string;
+}
+
+export interface StartRouterOptions {
+  /** The checkout to run: `node [nodeArgs] <root>/dist/src/main.js` with cwd `root` (default: this one). */
+  root?: string;
+  /** Names it in errors (default "the router"). */
+  label?: string;
+}
+
+/**
+ * Starts `node [nodeArgs] dist/src/main.js --config … --port …` (not under tsx) in `opts.root`
+ * (default this checkout), stdout and stderr into the setup's log file, and waits for /healthz.
+ */
+export async function startRouter(setup: RouterSetup, nodeArgs: string[] = [], opts: StartRouterOptions = {}): Promise<RouterProcess> {
   hookExit();
+  const root = opts.root ?? REPO;
+  const label = opts.label ?? 'the router';
+  const main = path.join(root, 'dist/src/main.js');
+  if (!existsSync(main)) throw new Error(`${label}: no ${main} (build that checkout: npm run build)`);
   const port = await freePort();
   const log = openSync(setup.logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/src/main.js', '--config', setup.configFile, '--port', String(port)], {
-    cwd: REPO,
+  const child = spawn(process.execPath, [...nodeArgs, main, '--config', setup.configFile, '--port', String(port)], {
+    cwd: root,
     env: childEnv(setup.env),
     stdio: ['ignore', log, log],
   });
@@ -275,13 +309,13 @@ export async function startRouter(setup: RouterSetup, nodeArgs: string[] = []): 
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (!alive(child)) throw new Error(`the router exited (${child.exitCode ?? child.signalCode}) at start; its log:\n${tail(setup.logFile)}`);
+    if (!alive(child)) throw new Error(`${label} exited (${child.exitCode ?? child.signalCode}) at start; its log ${setup.logFile}:\n${tail(setup.logFile)}`);
     try {
       if ((await fetch(`${base}/healthz`)).ok) break;
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`the router never answered /healthz; its log:\n${tail(setup.logFile)}`);
+    if (Date.now() > deadline) throw new Error(`${label} never answered /healthz; its log ${setup.logFile}:\n${tail(setup.logFile)}`);
     await sleep(100);
   }
   return { child, pid: child.pid!, port, base };

@@ -11,16 +11,25 @@ import { HELP_OPTION, intOption, parseCommandLine } from '../parse-options.js';
 
 const HELP = `Usage: llm-router bench [--duration SECONDS] [--ttfb N]
 
-Measures what the router adds over calling an upstream directly: starts a static upstream and
-the router (each its own process), drives both with autocannon at 1, 16 and 64 connections, and
-times N sequential calls (non-streamed, and streamed to the first byte). Takes a few minutes.
-Needs the development dependencies (tsx, autocannon) and scripts/: a source checkout after
-\`npm ci\`. To measure another deployment instead, use \`llm-router loadtest URL\`.
+Measures what the router adds per request: builds the router (npm run build), then starts a
+mock upstream, a lean node:http pass-through (the baseline: the least a Node gateway does) and
+the compiled router (node dist/src/main.js, production-shaped config), each its own process.
+In 2 interleaved rounds it drives the lean server and the router with autocannon at 16
+connections, non-streamed and streamed, and times N sequential streamed calls to each and to
+the upstream directly. Prints per server: rps, CPU ms per request and per stream, streams/s,
+the first token's added latency (p50, p99), idle and post-load RSS; then router / lean ratios
+and the performance goals. Takes a minute or two. Needs the development dependencies (tsx,
+autocannon) and scripts/: a source checkout after \`npm ci\`. To measure another deployment
+instead, use \`llm-router loadtest URL\`.
 
-  --duration SECONDS   per autocannon run (default 10)
-  --ttfb N             sequential calls for the latency and first-byte figures (default 1000)
+  --duration SECONDS   per autocannon run (default 8)
+  --ttfb N             sequential streamed calls per server per round for the first-token
+                       figures (default 500, at least 10)
 
-Exit: the benchmark's (0 when every run finished without errors).`;
+More options (--rounds, --connections, --only, --compare DIR to measure another built checkout
+side by side, --json, --profile, --no-build): \`npm run bench -- --help\`.
+
+Exit: the benchmark's (0 when every run finished without errors; unmet goals do not fail it).`;
 
 /** Whether a package resolves from here (a production install has no dev dependencies). */
 function resolvable(specifier: string): boolean {
