@@ -47,62 +47,41 @@ export async function firstThenRest(chunks: AsyncIterable<ChatChunk>, signal: Ab
 export const STREAM_TOO_LONG = 'stream_too_long';
 
 /**
- * Fails a stream that goes silent for longer than `idleMs` (a stalled upstream), or that runs
- * longer than `maxMs` in all (an upstream that streams forever is not relayed forever). One
- * timer for the whole stream, refreshed per chunk, and one stall promise: no timer, promise or
- * closure per chunk.
+ * The timers of a stream: it fails when it goes silent for longer than `idleMs` (a stalled
+ * upstream) or runs longer than `maxMs` in all (an upstream that streams forever is not relayed
+ * forever). One timer for the whole stream, refreshed per chunk, and one stall promise: no
+ * timer, promise or closure per chunk.
  */
-export function withIdleTimeout(chunks: AsyncIterable<ChatChunk>, idleMs: number, provider: string, maxMs = Infinity, now: () => number = () => performance.now()): AsyncIterable<ChatChunk> {
+function streamTimer(idleMs: number, provider: string, maxMs: number, now: () => number) {
+  const endAt = now() + maxMs;
+  let timer: NodeJS.Timeout | undefined;
+  /** The timer now runs to the end of maxMs, not an idle period: it is no longer refreshed. */
+  let final = false;
+  let fail: (err: Error) => void = () => {};
+  const stall = new Promise<never>((_, reject) => (fail = reject));
+  stall.catch(() => {});
+  const fire = () =>
+    fail(
+      final
+        ? new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` })
+        : new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }),
+    );
   return {
-    [Symbol.asyncIterator](): AsyncIterator<ChatChunk> {
-      const it = chunks[Symbol.asyncIterator]();
-      const endAt = now() + maxMs;
-      let timer: NodeJS.Timeout | undefined;
-      /** The timer now runs to the end of maxMs, not an idle period: it is no longer refreshed. */
-      let final = false;
-      let fail: (err: Error) => void = () => {};
-      const stall = new Promise<never>((_, reject) => (fail = reject));
-      stall.catch(() => {});
-      const fire = () =>
-        fail(
-          final
-            ? new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` })
-            : new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }),
-        );
-      const arm = () => {
-        if (final) return;
-        const left = endAt - now();
-        if (left <= idleMs) {
-          final = true;
-          if (timer) clearTimeout(timer);
-          timer = setTimeout(fire, Math.max(0, left));
-        } else if (timer) timer.refresh();
-        else timer = setTimeout(fire, idleMs);
-      };
-      let over = false;
-      const stop = () => {
-        over = true;
+    /** Rejects when a timer fires. */
+    stall,
+    /** Before each read: the idle period starts again (or the maxStreamMs timer takes over). */
+    arm() {
+      if (final) return;
+      const left = endAt - now();
+      if (left <= idleMs) {
+        final = true;
         if (timer) clearTimeout(timer);
-        void Promise.resolve(it.return?.()).catch(() => {});
-      };
-      return {
-        async next(): Promise<IteratorResult<ChatChunk>> {
-          if (over) return { done: true, value: undefined };
-          arm();
-          try {
-            const r = await Promise.race([it.next(), stall]);
-            if (r.done) stop();
-            return r;
-          } catch (err) {
-            stop();
-            throw err;
-          }
-        },
-        async return(): Promise<IteratorResult<ChatChunk>> {
-          if (!over) stop();
-          return { done: true, value: undefined };
-        },
-      };
+        timer = setTimeout(fire, Math.max(0, left));
+      } else if (timer) timer.refresh();
+      else timer = setTimeout(fire, idleMs);
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
     },
   };
 }
@@ -131,11 +110,10 @@ export interface StreamGuard {
 
 /**
  * A stream after its first chunk, in one iterator: the idle and maxStreamMs timers
- * (withIdleTimeout), the gate told once how it ended, the upstream closed when it stops early,
+ * (streamTimer), the gate told once how it ended, the upstream closed when it stops early,
  * and the slot released. One promise race per chunk, no generator layers.
  */
 export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): AsyncIterable<ChatChunk> {
-  const timed = withIdleTimeout(chunks, g.idleMs, g.provider, g.maxMs ?? Infinity, g.now);
   // From now, not from the first read: an app that leaves before anyone reads frees the slot too.
   let released = false;
   const release = () => {
@@ -149,11 +127,13 @@ export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): A
   let ended = false;
   return {
     [Symbol.asyncIterator](): AsyncIterator<ChatChunk> {
-      const it = timed[Symbol.asyncIterator]();
+      const it = chunks[Symbol.asyncIterator]();
+      const timer = streamTimer(g.idleMs, g.provider, g.maxMs ?? Infinity, g.now ?? (() => performance.now()));
       /** Ends it once: `completed` when the upstream finished the stream. */
       const end = (completed: boolean) => {
         if (ended) return;
         ended = true;
+        timer.stop();
         release();
         if (!completed) g.abortUpstream();
         g.over();
@@ -172,10 +152,15 @@ export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): A
         throw err;
       };
       return {
-        next: () => (ended ? Promise.resolve({ done: true, value: undefined }) : it.next().then(onChunk, onError)),
+        next: () => {
+          if (ended) return Promise.resolve({ done: true, value: undefined });
+          timer.arm();
+          return Promise.race([it.next(), timer.stall]).then(onChunk, onError);
+        },
         async return() {
           end(false);
-          await it.return?.();
+          // Not awaited: a stalled upstream iterator may never settle its return().
+          void Promise.resolve(it.return?.()).catch(() => {});
           return { done: true, value: undefined };
         },
       };
