@@ -37,7 +37,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '200000' },
     concurrency: { type: 'string', default: '32' },
     every: { type: 'string', default: '5000' },
-    'warmup-at': { type: 'string', default: '20000' },
+    'warmup-at': { type: 'string' },
     seed: { type: 'string', default: '1' },
     'no-build': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -49,7 +49,8 @@ if (values.help) {
   --requests N      requests in all (default 200000)
   --concurrency N   requests in flight at once (default 32)
   --every N         sample the router's RSS every N requests (default 5000)
-  --warmup-at N     the sample memory is judged from (default 20000; lowered to half the run when the run is shorter than twice it)
+  --warmup-at N     the sample memory is judged from (default: a quarter of the run, 50000 of 200000: V8's heap
+                    grows to its working size over the first tens of thousands of requests; at most half the run)
   --seed N          the request mix's random seed (default 1)
   --no-build        do not run npm run build first
   --keep            keep the temporary directory (config, router log)`);
@@ -66,7 +67,7 @@ const int = (name: string, v: string | undefined, min: number): number => {
 const total = int('requests', values.requests, 1);
 const concurrency = int('concurrency', values.concurrency, 1);
 const every = int('every', values.every, 1);
-let warmupAt = int('warmup-at', values['warmup-at'], every);
+let warmupAt = values['warmup-at'] === undefined ? Math.max(every, Math.floor(total / 4 / every) * every) : int('warmup-at', values['warmup-at'], every);
 if (total < 2 * warmupAt) {
   const lowered = Math.max(every, Math.floor(total / 2 / every) * every);
   console.log(`note: ${total} requests is under twice --warmup-at ${warmupAt}: memory is judged from the sample at ${lowered}`);
