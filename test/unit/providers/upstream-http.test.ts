@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUpstreamHttp, type EventAnswer, type UpstreamHttp } from '../../../providers/shared/upstream-http.js';
@@ -194,5 +199,28 @@ describe('upstream-http (undici pool, chat hot path)', () => {
     p.close();
     expect(((await pending) as Error).name).toBe('UpstreamTransportError');
     await expect(p.postWhole(call())).rejects.toMatchObject({ name: 'UpstreamTransportError' });
+  });
+
+  it('talks TLS to an https origin and verifies its certificate (a self-signed one is refused)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'upstream-tls-'));
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    let reached = 0;
+    const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      reached++;
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const err = await pool(`https://localhost:${(server.address() as AddressInfo).port}/v1`).postWhole(call()).catch((e: Error) => e);
+      expect((err as Error).name).toBe('UpstreamTransportError');
+      expect(String(((err as Error).cause as Error).message)).toMatch(/self[- ]signed/i);
+      expect(reached).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
