@@ -69,6 +69,15 @@ export function basePath(baseURL: string): string {
   return new URL(baseURL).pathname.replace(/\/+$/, '');
 }
 
+/** `Basic …` for the user and password of a URL, when it has them. */
+export function urlCredentials(baseURL: string): { header: string; password: string } | undefined {
+  const url = new URL(baseURL);
+  if (!url.username && !url.password) return undefined;
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  return { header: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, password };
+}
+
 /**
  * Request headers of a chat call, as the SDK would send them: JSON, the auth of one key, then
  * the operator's configured headers (which may override any of these). Names lower-case.
@@ -161,9 +170,11 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
   const chatHttp = createChatHttp(baseURL, config);
   const chatPath = `${basePath(baseURL)}/chat/completions`;
   const org = { ...(config.organization ? { 'openai-organization': config.organization } : {}), ...(config.project ? { 'openai-project': config.project } : {}) };
+  // Credentials in the base URL (a keyless server behind Basic auth) are sent as node:http sends them: unless a key's bearer is.
+  const basic = urlCredentials(baseURL);
   const entry = (key: string | undefined) => ({
     client: buildOpenAIClient(config, key, http.fetch),
-    headers: callHeaders({ ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}), ...org }, config.headers),
+    headers: callHeaders({ ...(basic ? { authorization: basic.header } : {}), ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}), ...org }, config.headers),
   });
   const entries = keys.length ? keys.map((k) => entry(k)) : [entry(undefined)];
   const pool = new KeyPool<{ client: OpenAI; headers: CallHeaders }>({
@@ -175,7 +186,7 @@ export function createOpenAIApi(providerId: string, config: OpenAIProviderConfig
   });
   const api: UpstreamApi = {
     providerId,
-    secrets: keys,
+    secrets: basic ? [...keys, basic.password] : keys,
     timeoutMs: config.timeoutMs,
     chatRoute: (model) => ({ path: chatPath, model }),
     http: chatHttp,

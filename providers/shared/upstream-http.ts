@@ -8,7 +8,7 @@
  *
  * The same byte-level defences as node-fetch.ts: a whole answer is read up to
  * `maxResponseBytes`, a line or event of a stream up to `maxEventBytes`, an abort rejects at
- * once (a request still queued for a connection is dropped before it is written), and nothing
+ * once (a call still waiting for a connection leaves the queue and is never written), and nothing
  * the upstream sends can throw out of an event handler.
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -172,6 +172,23 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
   let closed = false;
   /** Calls not yet settled or ended, with the function that fails them. */
   const live = new Set<(err: Error) => void>();
+  /**
+   * Calls go to the pool only when a connection is theirs (at most maxSockets at once); the
+   * others wait here. A call aborted while it waits just leaves this queue: nothing was handed
+   * to undici, which would otherwise keep it queued and, once a connection freed, abort it on
+   * that connection and so destroy the socket (one reconnect per abandoned call).
+   */
+  let running = 0;
+  const waiting = new Set<() => void>();
+  const next = () => {
+    running--;
+    if (closed) return;
+    for (const start of waiting) {
+      waiting.delete(start);
+      start();
+      return;
+    }
+  };
 
   function post(call: UpstreamCall, stream: boolean): Promise<WholeAnswer | EventAnswer> {
     if (closed) return Promise.reject(new UpstreamTransportError(Object.assign(new Error('provider closed'), { code: 'ECONNABORTED' })));
@@ -187,9 +204,18 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
       let queue: EventQueue | undefined;
       let parser: SseParser | undefined;
 
+      let started = false;
+      let finished = false;
+      /** The call is over at undici's end: its connection slot goes to the next waiting call. */
+      const release = () => {
+        if (finished || !started) return;
+        finished = true;
+        next();
+      };
       const cleanup = () => {
         signal.removeEventListener('abort', onAbort);
         live.delete(kill);
+        waiting.delete(start);
       };
       /** Ends the call with `err`: the promise if still open, else the event stream. */
       const kill = (err: Error) => {
@@ -248,6 +274,7 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
           parts.push(chunk);
         },
         onResponseEnd() {
+          release();
           if (queue) {
             parser!.end();
             queue.finish();
@@ -259,6 +286,7 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
           resolve({ kind: 'whole', status, headers, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size) });
         },
         onResponseError(_c, err) {
+          release();
           // Our own abort (or cap) comes back here too: the first error is the one reported.
           const e = err instanceof ResponseTooLargeError || err instanceof UpstreamProtocolError || (err as Error).name === 'AbortError' ? err : new UpstreamTransportError(err);
           if (!settled) {
@@ -268,14 +296,22 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
           } else queue?.finish(signal.aborted ? abortError() : e);
         },
       };
-      try {
-        pool.dispatch({ path: call.path, method: 'POST', headers: call.headers, body: call.body, blocking: true }, handler);
-      } catch (err) {
-        // A header value undici refuses (configured by the operator): the router's failure to build the call.
-        settled = true;
-        cleanup();
-        reject(err);
+      function start(): void {
+        if (settled) return;
+        started = true;
+        running++;
+        try {
+          pool.dispatch({ path: call.path, method: 'POST', headers: call.headers, body: call.body, blocking: true }, handler);
+        } catch (err) {
+          // A header value undici refuses (configured by the operator): the router's failure to build the call.
+          settled = true;
+          cleanup();
+          release();
+          reject(err);
+        }
       }
+      if (running < opts.maxSockets) start();
+      else waiting.add(start);
     });
   }
 
@@ -284,13 +320,14 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
     postStream: (call) => post(call, true),
     stats: () => {
       const s = pool.stats;
-      return { connected: s.connected, free: s.free, pending: s.pending, queued: s.queued, running: s.running };
+      return { connected: s.connected, free: s.free, pending: s.pending + waiting.size, queued: s.queued + waiting.size, running: s.running };
     },
     close() {
       if (closed) return;
       closed = true;
       const err = new UpstreamTransportError(Object.assign(new Error('provider closed'), { code: 'ECONNABORTED' }));
       for (const kill of [...live]) kill(err);
+      waiting.clear();
       void pool.destroy(err).catch(() => {});
     },
   };

@@ -54,15 +54,19 @@ export function authenticateClient(deps: ClientAuthDeps, req: IncomingMessage, r
   const presented = presentedKey(req.headers);
   const open = deps.open();
   if (open && presented === undefined) return accept(ANONYMOUS);
-  authenticator.authenticate(presented).then(
-    (result) => {
-      if (!isIdentityError(result)) return accept(result);
-      if (open) return accept(ANONYMOUS);
-      closeAfterAnswer(req, res);
-      send(res, identityErrorToWire(result));
-    },
-    fail,
-  );
+  authenticator
+    .authenticate(presented)
+    .then(
+      (result) => {
+        if (!isIdentityError(result)) return accept(result);
+        if (open) return accept(ANONYMOUS);
+        closeAfterAnswer(req, res);
+        send(res, identityErrorToWire(result));
+      },
+      fail,
+    )
+    // Whatever `accept` (the handler that follows) throws is answered, never an unhandled rejection.
+    .catch(fail);
 }
 
 /** Records the identity where the handlers read it (`res.locals`). */

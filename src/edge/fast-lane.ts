@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { parseByteSize } from '../config/schema.js';
 import type { ChatHttpRequest, ChatHttpResponse } from './chat-handler.js';
 import { authenticateClient, setIdentity, type ClientAuthDeps } from './client-auth.js';
-import { closeAfterAnswer } from './connection.js';
+import { bodyPending, closeAfterAnswer } from './connection.js';
 import { wireError, type WireError } from './http-errors.js';
 
 export interface FastLaneDeps {
@@ -68,9 +68,11 @@ export function parseJsonBody(buf: Buffer): unknown {
 
 export function createFastLane(deps: FastLaneDeps): FastLane {
   const tooLarge = (limit: string) => wireError(413, `Request body too large: the limit is ${limit}.`, 'invalid_request_error', null, 'request_too_large');
-  const internal = (res: ServerResponse, err: unknown, requestId: string) => {
+  const internal = (req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string) => {
     deps.logger.error({ err: (err as Error)?.message, requestId }, 'unhandled error');
-    if (res.headersSent) return void res.end();
+    if (res.headersSent || res.destroyed) return void res.end();
+    // As express's error handler: a body still arriving is not read on.
+    if (bodyPending(req)) closeAfterAnswer(req, res);
     send(res, wireError(500, 'The router failed to process the request.', 'server_error', null, 'internal_error'));
   };
 
@@ -110,7 +112,11 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
       } catch (err) {
         return send(res, err as WireError);
       }
-      run(req, res, body, requestId);
+      try {
+        run(req, res, body, requestId);
+      } catch (err) {
+        internal(req, res, err, requestId);
+      }
     });
     // A body cut short (the client went away): nothing to answer on a dead connection.
     req.once('error', () => {
@@ -121,7 +127,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
   function run(req: IncomingMessage, res: ChatHttpResponse, body: unknown, requestId: string): void {
     const r = req as ChatHttpRequest;
     r.body = body;
-    deps.chat(r, res).catch((err: unknown) => internal(res, err, requestId));
+    deps.chat(r, res).catch((err: unknown) => internal(req, res, err, requestId));
   }
 
   return (req, res) => {
@@ -144,7 +150,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
         setIdentity(locals, identity);
         readBody(req, out, requestId);
       },
-      (err) => internal(res, err, requestId),
+      (err) => internal(req, res, err, requestId),
     );
     return true;
   };

@@ -1,5 +1,4 @@
 import type { Budget, KeyRecord, KeyStore, RateLimits } from '../state/types.js';
-import { LRUCache } from 'lru-cache';
 import { AuthCache } from './auth-cache.js';
 import { configKeyRecord, sameRecord, type ConfigSyncReport } from './config-keys.js';
 import type { VirtualKeyConfig } from './identity-schema.js';
@@ -78,12 +77,6 @@ export class KeyService {
   private readonly serverSecret: string;
   private readonly now: () => number;
   private readonly cache: AuthCache;
-  /**
-   * The HMAC of secrets that authenticated recently (an HMAC per request is a visible share of
-   * the hot path's CPU). Only accepted secrets are kept, so a flood of wrong keys cannot churn
-   * it; bounded, in memory only, and what it maps to is the hash every store already holds.
-   */
-  private readonly hashes = new LRUCache<string, string>({ max: 1024 });
   private readonly unsubscribe: () => void;
   /** Syncs run one after another: a reload arriving during the start-up sync must not interleave with it. */
   private syncing: Promise<unknown> = Promise.resolve();
@@ -197,15 +190,11 @@ export class KeyService {
    */
   async authenticate(secret: string): Promise<Identity | KeyAuthFailure> {
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { error: 'unknown' };
-    const memo = this.hashes.get(secret);
-    const hash = memo ?? hashKeySecret(this.serverSecret, secret);
+    const hash = hashKeySecret(this.serverSecret, secret);
     const cached = this.cache.get(hash);
     if (cached) {
       const verdict = this.judge(cached, hash);
-      if (!('error' in verdict)) {
-        if (memo === undefined) this.hashes.set(secret, hash);
-        return verdict;
-      }
+      if (!('error' in verdict)) return verdict;
       // Cached data said no (a grace ended, an expiry passed): ask the store, it may know better.
       this.cache.invalidate(cached.id);
     }
@@ -213,10 +202,7 @@ export class KeyService {
     const found = await this.store.findByHash(hash);
     if (!found) return { error: 'unknown' };
     const verdict = this.judge(found, hash);
-    if (!('error' in verdict)) {
-      this.cache.set(hash, found, token);
-      this.hashes.set(secret, hash);
-    }
+    if (!('error' in verdict)) this.cache.set(hash, found, token);
     return verdict;
   }
 

@@ -47,38 +47,48 @@ export async function firstThenRest(chunks: AsyncIterable<ChatChunk>, signal: Ab
 export const STREAM_TOO_LONG = 'stream_too_long';
 
 /**
- * The timers of a stream: it fails when it goes silent for longer than `idleMs` (a stalled
- * upstream) or runs longer than `maxMs` in all (an upstream that streams forever is not relayed
- * forever). One timer for the whole stream, refreshed per chunk, and one stall promise: no
- * timer, promise or closure per chunk.
+ * The timers of a stream: it fails when the upstream goes silent for longer than `idleMs` while
+ * the router waits on it (a stalled upstream; time the router spends writing a chunk out, for a
+ * slow app or a filter, does not count), or when it runs longer than `maxMs` in all (an upstream
+ * that streams forever is not relayed forever). One timer for the whole stream, refreshed per
+ * read, and one stall promise: no timer, promise or closure per chunk.
  */
 function streamTimer(idleMs: number, provider: string, maxMs: number, now: () => number) {
   const endAt = now() + maxMs;
   let timer: NodeJS.Timeout | undefined;
   /** The timer now runs to the end of maxMs, not an idle period: it is no longer refreshed. */
   let final = false;
+  /** A read is waiting on the upstream (only then does silence count as a stall). */
+  let waiting = false;
   let fail: (err: Error) => void = () => {};
   const stall = new Promise<never>((_, reject) => (fail = reject));
   stall.catch(() => {});
-  const fire = () =>
-    fail(
-      final
-        ? new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` })
-        : new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }),
-    );
+  const onTimer = () => {
+    if (final) {
+      fail(new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` }));
+      return;
+    }
+    // Fired while the router was busy with the last chunk: the next read starts a new period.
+    if (waiting) fail(new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }));
+  };
   return {
     /** Rejects when a timer fires. */
     stall,
-    /** Before each read: the idle period starts again (or the maxStreamMs timer takes over). */
+    /** A read starts waiting on the upstream: a new idle period (or the maxStreamMs timer takes over). */
     arm() {
+      waiting = true;
       if (final) return;
       const left = endAt - now();
       if (left <= idleMs) {
         final = true;
         if (timer) clearTimeout(timer);
-        timer = setTimeout(fire, Math.max(0, left));
+        timer = setTimeout(onTimer, Math.max(0, left));
       } else if (timer) timer.refresh();
-      else timer = setTimeout(fire, idleMs);
+      else timer = setTimeout(onTimer, idleMs);
+    },
+    /** The read got its chunk. */
+    got() {
+      waiting = false;
     },
     stop() {
       if (timer) clearTimeout(timer);
@@ -139,6 +149,7 @@ export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): A
         g.over();
       };
       const onChunk = (r: IteratorResult<ChatChunk>): IteratorResult<ChatChunk> => {
+        timer.got();
         if (r.done && !ended) {
           g.ok();
           end(true);

@@ -137,6 +137,14 @@ describe('openai provider: answers', () => {
     expect(up.chatRequests()[1]!.headers.authorization).toBeUndefined();
   });
 
+  it('sends credentials in the base URL as Basic auth to a keyless server (the bearer of a key wins over them)', async () => {
+    const withUser = `${up.url.replace('://', '://bob:p%40ss@')}/v1`;
+    await provider({ apiKeys: [], allowNoKey: true, baseURL: withUser }).chat(request(), target, { signal: signal() });
+    expect(up.chatRequests()[0]!.headers.authorization).toBe(`Basic ${Buffer.from('bob:p@ss').toString('base64')}`);
+    await provider({ apiKeys: [KEY_A], baseURL: withUser }).chat(request(), target, { signal: signal() });
+    expect(up.chatRequests()[1]!.headers.authorization).toBe(`Bearer ${KEY_A}`);
+  });
+
   it('capabilities and health', async () => {
     const p = provider({ contextLength: { 'gpt-4o-mini': 128_000 } });
     expect(p.capabilities('gpt-4o-mini')).toEqual({ tools: true, jsonObject: true, jsonSchema: true, maxChoices: 128, vision: true, contextLength: 128_000 });

@@ -223,4 +223,34 @@ describe('upstream-http (undici pool, chat hot path)', () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  it('calls abandoned while waiting for a connection leave the queue: no reconnect each, and the live call behind them goes at once', async () => {
+    let connections = 0;
+    const held: http.ServerResponse[] = [];
+    const base = await serve((req, res) => {
+      req.resume();
+      if (held.length === 0) held.push(res);
+      else req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    servers.at(-1)!.on('connection', () => connections++);
+    const p = pool(base, { maxSockets: 1 });
+    const first = p.postWhole(call()).catch((e: Error) => e);
+    await expect.poll(() => held.length).toBe(1);
+    const abandoned = Array.from({ length: 200 }, () => {
+      const ctl = new AbortController();
+      const r = p.postWhole(call(ctl.signal)).catch((e: Error) => e);
+      return { ctl, r };
+    });
+    expect(p.stats().queued).toBe(200);
+    for (const a of abandoned) a.ctl.abort();
+    for (const a of abandoned) expect(((await a.r) as Error).name).toBe('AbortError');
+    expect(p.stats().queued).toBe(0);
+    const live = p.postWhole(call());
+    held[0]!.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    expect(await first).toMatchObject({ status: 200 });
+    const t0 = performance.now();
+    expect(await live).toMatchObject({ status: 200 });
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(connections).toBe(1);
+  });
 });
