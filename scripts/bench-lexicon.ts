@@ -9,21 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from './bench/cli-options.js';
 import { buildLexicon, loadLexicon, type Lexicon, type LexiconListSpec } from '../src/safety/lexicon/lexicon.js';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '32' }, seed: { type: 'string', default: '1' } } });
 const targetMb = Number(values.mb);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(Number(values.seed));
 const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;

@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { numberOption as num } from './bench/cli-options.js';
 import {
   REPO,
   buildRouter,
@@ -89,14 +90,6 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const num = (name: string, v: string | undefined, min: number): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    console.error(`--${name} must be a number ≥ ${min} (got ${v})`);
-    process.exit(2);
-  }
-  return n;
-};
 const duration = num('duration', values.duration, 1);
 const ttftN = Math.round(num('ttft', values.ttft ?? values.ttfb ?? '500', 10));
 const rounds = Math.round(num('rounds', values.rounds, 1));

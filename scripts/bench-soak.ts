@@ -18,6 +18,7 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { mulberry32, numberOption } from './bench/cli-options.js';
 import {
   buildRouter,
   compileStandalone,
@@ -56,14 +57,7 @@ if (values.help) {
   --keep            keep the temporary directory (config, router log)`);
   process.exit(0);
 }
-const int = (name: string, v: string | undefined, min: number): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name} must be an integer ≥ ${min} (got ${v})`);
-    process.exit(2);
-  }
-  return n;
-};
+const int = (name: string, v: string | undefined, min: number) => numberOption(name, v, min, { integer: true });
 const total = int('requests', values.requests, 1);
 const concurrency = int('concurrency', values.concurrency, 1);
 const every = int('every', values.every, 1);
@@ -89,18 +83,7 @@ const MIX: Array<[Kind, number, number]> = [
 ];
 const EXPECTED = Object.fromEntries(MIX.map(([k, , s]) => [k, s])) as Record<Kind, number>;
 
-/** mulberry32: a small seeded PRNG, so a run's mix can be repeated. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(int('seed', values.seed, 0));
+const random = mulberry32(int('seed', values.seed, 0));
 const weightSum = MIX.reduce((s, [, w]) => s + w, 0);
 function pick(): Kind {
   let x = random() * weightSum;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { parseByteSize } from '../config/schema.js';
@@ -23,7 +22,7 @@ import { createChatHandler } from './chat-handler.js';
 import { createFastLane, type FastLane } from './fast-lane.js';
 import { clientAuth, identityOf, type ClientAuthDeps } from './client-auth.js';
 import { bodyPending, closeAfterAnswer } from './connection.js';
-import { wireError, type WireError } from './http-errors.js';
+import { invalidJsonBody, requestIdOf, requestTooLarge, wireError, type WireError } from './http-errors.js';
 import type { InflightRegistry } from './inflight.js';
 
 export interface AppDeps {
@@ -64,12 +63,9 @@ export interface AppDeps {
   dashboard?: express.Router;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 const requestContext: RequestHandler = (req, res, next) => {
   res.locals.receivedAt = performance.now();
-  const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  const id = requestIdOf(req.headers['x-request-id']);
   res.locals.requestId = id;
   res.setHeader('x-request-id', id);
   next();
@@ -94,7 +90,7 @@ export function createApp(deps: AppDeps): RouterApp {
   app.set('trust proxy', runtime.config().server.trustProxy);
   app.use(requestContext);
 
-  const tooLarge = () => wireError(413, `Request body too large: the limit is ${runtime.config().server.bodyLimit}.`, 'invalid_request_error', null, 'request_too_large');
+  const tooLarge = () => requestTooLarge(runtime.config().server.bodyLimit);
   const unknown: RequestHandler = (req, res) => {
     // A body still arriving for a path that does not exist is not worth reading.
     if (bodyPending(req)) closeAfterAnswer(req, res);
@@ -248,7 +244,7 @@ export function createApp(deps: AppDeps): RouterApp {
       err.type === 'entity.too.large'
         ? tooLarge()
         : err.type === 'entity.parse.failed'
-          ? wireError(400, 'We could not parse the JSON body of your request. The body must be valid JSON.', 'invalid_request_error', null, 'invalid_json')
+          ? invalidJsonBody()
           : err.status && err.status >= 400 && err.status < 500
             ? wireError(err.status, err.message ?? 'Bad request.', 'invalid_request_error', null, err.type ?? null)
             : wireError(500, 'The router failed to process the request.', 'server_error', null, 'internal_error');

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
 import type { Usage } from '../core/chat-response.js';
 import { isProviderError } from '../core/provider-error.js';
-import { linkAbort } from '../core/abort-link.js';
+import { startDeadline, type Deadline } from '../core/deadline.js';
 import type { RouteConfig } from '../config/schema.js';
 import { mayUseRoute } from '../identity/authenticator.js';
 import { routeNotAllowed } from '../identity/identity-errors.js';
@@ -21,6 +21,7 @@ import { WireChunkEncoder, toWireResponse, type WireEnvelope } from '../wire/chu
 import { parseChatRequest } from '../wire/parse-chat-request.js';
 import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
+import { sendWireError, writeJson } from './connection.js';
 import { abortable, shuttingDownError, shuttingDownEvent, untilAborted, type InflightRegistry } from './inflight.js';
 import { SSE_HEADERS, writeEvent } from './sse.js';
 import { CACHE_HEADER, COALESCED_HEADER, requestCache, storeWhenWhole, type RequestCache } from './request-cache.js';
@@ -104,18 +105,10 @@ function accessLog(logger: Logger): Logger {
   return access;
 }
 
-/** Writes a JSON answer (no framework needed: the handler runs under express and on the raw fast lane alike). */
-export function writeJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function sendError(res: ServerResponse, e: WireError, attempts?: Attempt[], usage?: RequestUsage): void {
   if (attempts?.length) res.setHeader('x-router-attempts', formatAttemptsHeader(attempts));
   setHeaders(res, usage?.headers());
-  for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
-  writeJson(res, e.status, e.body);
+  sendWireError(res, e);
 }
 
 /** What the chat handler needs of a request: node's, with the parsed JSON body (express's Request is one). */
@@ -130,18 +123,19 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   return async (req: ChatHttpRequest, res: ChatHttpResponse): Promise<void> => {
     const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
     const requestId = res.locals.requestId as string;
-    // Aborts upstream work when the app goes away before the answer is complete.
-    const client = new AbortController();
+    // Registered for the shutdown drain; `stop` aborts when the drain time is up.
+    const flight = deps.inflight?.begin(res);
+    const stop = flight?.signal;
+    // Aborts upstream work when the app goes away before the answer is complete, or the drain
+    // runs out (it follows `stop`, unlinked when the request is over: no composite signal).
+    const client = startDeadline({ parents: [stop] });
     // A resumable stream replaces this: the upstream goes on for a client that may come back.
     let onClientGone = () => client.abort(new DOMException('client closed the request', 'AbortError'));
     res.on('close', () => {
       if (!res.writableFinished) onClientGone();
     });
-    // Registered for the shutdown drain; `stop` aborts when the drain time is up.
-    const flight = deps.inflight?.begin(res);
-    const stop = flight?.signal;
-    // The shutdown's stop reaches the client controller: one plain signal for the request.
-    let unlinkStop = linkAbort(client, stop);
+    /** A resumable stream's upstream call: it follows the drain, not the socket. */
+    let upstream: Deadline | undefined;
     let signal = client.signal;
     const bounded = <T>(p: Promise<T>): Promise<T> => (stop ? untilAborted(p, stop) : p);
 
@@ -215,8 +209,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       // A resumable stream: events get ids and a buffer; the upstream is not tied to this socket.
       let stream: ResumableStream | undefined;
       if (chat.stream && route && resumable && wantsResumable(req.headers, route.resumable)) {
-        const upstream = new AbortController();
-        stream = await resumable.begin(identity.keyId, () => upstream.abort(new DOMException('no client came back for the resumable stream', 'AbortError'))).catch((err: unknown) => {
+        const call = (upstream = startDeadline({ parents: [stop] }));
+        stream = await resumable.begin(identity.keyId, () => call.abort(new DOMException('no client came back for the resumable stream', 'AbortError'))).catch((err: unknown) => {
           // Once per outage (the store coming back resets it), not once per stream.
           if (!resumableDown) log.warn({ err: (err as Error).message }, 'streams served without resumption (resumable streams unavailable)');
           resumableDown = true;
@@ -226,9 +220,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
           if (resumableDown) log.info('resumable streams available again');
           resumableDown = false;
           const rs = stream;
-          unlinkStop();
-          unlinkStop = linkAbort(upstream, stop);
-          signal = upstream.signal;
+          signal = call.signal;
           onClientGone = () => rs.detach();
           res.setHeader(STREAM_ID_HEADER, rs.id);
         }
@@ -284,7 +276,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts, usage);
     } finally {
-      unlinkStop();
+      client.dispose();
+      upstream?.dispose();
       flight?.done();
     }
   };
@@ -476,11 +469,7 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: ServerR
   // The answer joins the conversation (as the app receives it) before the app can send the next turn.
   // A turn the store could not keep is said in a header (the app may resend it).
   if (session && r.choices[0] && !(await session.save(answerMessage(r.choices[0].message), log))) res.setHeader('x-router-session-saved', 'false');
-  // Written directly: express's res.json does content negotiation and freshness work that a
-  // POST answer never needs, on the hottest path of the router.
-  const text = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  writeJson(res, 200, body);
   const labels = { route: chat.model, provider: served.target.provider };
   deps.metrics.requests.inc({ ...labels, outcome: 'ok', stream: 'false' });
   deps.metrics.latency.observe({ ...labels, stream: 'false' }, totalMs / 1000);

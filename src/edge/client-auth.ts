@@ -15,8 +15,8 @@ import type { Authenticator } from '../identity/authenticator.js';
 import { identityErrorToWire } from '../identity/identity-errors.js';
 import { isIdentityError, type Identity } from '../identity/types.js';
 import { presentedKey } from './auth.js';
-import { closeAfterAnswer } from './connection.js';
-import { wireError, type WireError } from './http-errors.js';
+import { closeAfterAnswer, sendWireError as send } from './connection.js';
+import { wireError } from './http-errors.js';
 
 /** The caller of an open router (no client auth configured). */
 export const ANONYMOUS: Readonly<Identity> = Object.freeze({ kind: 'anonymous', keyId: 'anonymous' });
@@ -27,13 +27,6 @@ export interface ClientAuthDeps {
   /** No client auth configured: /v1 is open. */
   open: () => boolean;
 }
-
-/** Written without express (the fast lane has none). */
-const send = (res: ServerResponse, e: WireError) => {
-  const text = JSON.stringify(e.body);
-  res.writeHead(e.status, { ...e.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-};
 
 /** The identity of a request that passed the client-auth middleware (anonymous when none ran). */
 export function identityOf(locals: Record<string, unknown>): Identity {

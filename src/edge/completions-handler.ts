@@ -6,7 +6,7 @@
  * `text_completion`. Several prompts run a few at a time, or in turn when streamed (their
  * chunks then follow each other, choice indexes offset per prompt).
  */
-import { linkAbort } from '../core/abort-link.js';
+import { startDeadline } from '../core/deadline.js';
 import type { RequestHandler, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { chatCompletionSchema, newCompletionId, toTextCompletion, type ChatCompletion } from '../wire/completions/completion-object.js';
@@ -84,8 +84,7 @@ export function mountCompletions(router: Router, deps: CompletionsDeps): void {
 
 async function jsonCompletions(deps: CompletionsDeps, parsed: CompletionsRequest, res: Response, base: Omit<InternalChatOptions, 'requestId'>, idOf: (p: number) => string, id: string, created: number): Promise<void> {
   // The first failure stops the prompts still running: the app gets that error, not a partial answer.
-  const stop = new AbortController();
-  const unlink = linkAbort(stop, base.signal);
+  const stop = startDeadline({ parents: [base.signal] });
   const signal = stop.signal;
   let failed: { p: number; answer: InternalChatResult } | undefined;
   const answers = await bounded(parsed.prompts, PROMPT_CONCURRENCY, async (prompt, p) => {
@@ -96,7 +95,7 @@ async function jsonCompletions(deps: CompletionsDeps, parsed: CompletionsRequest
       stop.abort();
     }
     return answer;
-  }).finally(unlink);
+  }).finally(() => stop.dispose());
   if (res.destroyed) return;
   const first = failed?.answer ?? answers[0]!;
   for (const [k, v] of Object.entries(forwardedHeaders(first.headers))) res.setHeader(k, v);

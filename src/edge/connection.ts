@@ -29,12 +29,22 @@ export function bodyPending(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
+/** Writes a JSON answer on node's own response (no framework: the fast lane has none, and express's `res.json` does work a POST answer never needs). */
+export function writeJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Writes a WireError as the answer. */
+export function sendWireError(res: ServerResponse, e: WireError): void {
+  writeJson(res, e.status, e.body, e.headers);
+}
+
 /** Writes a WireError as the answer and closes the connection after it (pre-express paths). */
 export function sendAndClose(req: IncomingMessage, res: ServerResponse, e: WireError): void {
   closeAfterAnswer(req, res);
-  const text = JSON.stringify(e.body);
-  res.writeHead(e.status, { ...e.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  sendWireError(res, e);
 }
 
 /** The status and error for a rejection by Node's HTTP parser (or its timeouts). */

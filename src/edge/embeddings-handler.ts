@@ -4,7 +4,7 @@
  * fallback, breakers, slots, deadline), answer in OpenAI's shape (float or base64), and settle
  * usage, cost and the usage record exactly once.
  */
-import { linkAbort } from '../core/abort-link.js';
+import { startDeadline } from '../core/deadline.js';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ChatRequest } from '../core/chat-request.js';
@@ -98,14 +98,13 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
     const requestId = res.locals.requestId as string;
-    // Aborts upstream work when the app goes away before the answer is complete.
-    const client = new AbortController();
+    const flight = deps.inflight?.begin(res);
+    const stop = flight?.signal;
+    // Aborts upstream work when the app goes away before the answer is complete, or the drain runs out.
+    const client = startDeadline({ parents: [stop] });
     res.on('close', () => {
       if (!res.writableFinished) client.abort(new DOMException('client closed the request', 'AbortError'));
     });
-    const flight = deps.inflight?.begin(res);
-    const stop = flight?.signal;
-    const unlinkStop = linkAbort(client, stop);
     const signal = client.signal;
     const log = deps.logger.child({ requestId });
     const identity = identityOf(res.locals);
@@ -204,7 +203,7 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts, usage);
     } finally {
-      unlinkStop();
+      client.dispose();
       flight?.done();
     }
   };

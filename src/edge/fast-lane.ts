@@ -9,14 +9,13 @@
  * - a compressed body (`content-encoding`), or a `charset` in the content type;
  * - a job (`x-router-async`) or a resume (`last-event-id`).
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseByteSize } from '../config/schema.js';
 import type { ChatHttpRequest, ChatHttpResponse } from './chat-handler.js';
 import { authenticateClient, setIdentity, type ClientAuthDeps } from './client-auth.js';
-import { bodyPending, closeAfterAnswer } from './connection.js';
-import { wireError, type WireError } from './http-errors.js';
+import { bodyPending, closeAfterAnswer, sendWireError as send } from './connection.js';
+import { invalidJsonBody, requestIdOf, requestTooLarge, wireError, type WireError } from './http-errors.js';
 
 export interface FastLaneDeps {
   clientAuth: ClientAuthDeps;
@@ -30,15 +29,6 @@ export interface FastLaneDeps {
 export type FastLane = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 const PATH = '/v1/chat/completions';
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-function send(res: ServerResponse, e: WireError): void {
-  const text = JSON.stringify(e.body);
-  res.writeHead(e.status, { ...e.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-const invalidJson = () => wireError(400, 'We could not parse the JSON body of your request. The body must be valid JSON.', 'invalid_request_error', null, 'invalid_json');
 
 /** The first character that is not JSON whitespace, or undefined. */
 function firstNonSpace(text: string): string | undefined {
@@ -58,16 +48,15 @@ export function parseJsonBody(buf: Buffer): unknown {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.length === 0) return {};
   const first = text[0] === '{' || text[0] === '[' ? text[0] : firstNonSpace(text);
-  if (first !== '{' && first !== '[') throw invalidJson();
+  if (first !== '{' && first !== '[') throw invalidJsonBody();
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw invalidJson();
+    throw invalidJsonBody();
   }
 }
 
 export function createFastLane(deps: FastLaneDeps): FastLane {
-  const tooLarge = (limit: string) => wireError(413, `Request body too large: the limit is ${limit}.`, 'invalid_request_error', null, 'request_too_large');
   const internal = (req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string) => {
     deps.logger.error({ err: (err as Error)?.message, requestId }, 'unhandled error');
     if (res.headersSent || res.destroyed) return void res.end();
@@ -82,7 +71,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     const max = parseByteSize(limit);
     const refuse = () => {
       closeAfterAnswer(req, res);
-      send(res, tooLarge(limit));
+      send(res, requestTooLarge(limit));
     };
     const declared = req.headers['content-length'];
     // No body at all (neither a length nor chunked): express leaves `req.body` undefined.
@@ -137,8 +126,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     if (h['content-encoding'] !== undefined && h['content-encoding'].toLowerCase() !== 'identity') return false;
     if (h['content-type']?.toLowerCase().includes('charset')) return false;
     const locals: Record<string, unknown> = { receivedAt: performance.now() };
-    const given = h['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(h['x-request-id']);
     locals.requestId = requestId;
     res.setHeader('x-request-id', requestId);
     const out = Object.assign(res, { locals }) as ChatHttpResponse;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UPSTREAM_RESPONSE_TOO_LARGE, type ProviderError } from '../core/provider-error.js';
 import { RouteError } from '../routing/route-error.js';
 import { WireValidationError } from '../wire/wire-common.js';
@@ -16,6 +17,18 @@ export interface WireError {
 export function wireError(status: number, message: string, type: string, param: string | null = null, code: string | null = null): WireError {
   return { status, body: { error: { message, type, param, code } } };
 }
+
+/** A body over `server.bodyLimit` (`limit` as configured, e.g. "4mb"). */
+export const requestTooLarge = (limit: string): WireError => wireError(413, `Request body too large: the limit is ${limit}.`, 'invalid_request_error', null, 'request_too_large');
+
+/** A body that is not JSON (or, as body-parser's strict mode, not an object or array). */
+export const invalidJsonBody = (): WireError => wireError(400, 'We could not parse the JSON body of your request. The body must be valid JSON.', 'invalid_request_error', null, 'invalid_json');
+
+/** The request id an app sent in `x-request-id` when it is a usable one, else a new one. */
+export function requestIdOf(given: string | string[] | undefined): string {
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 function fromProviderError(err: ProviderError): WireError {
   const retryAfter = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : undefined;

@@ -20,7 +20,7 @@ import { formatEvent, parseEventId, wireEventId, writeFrame } from './event-fram
 import type { StreamBuffer } from './stream-buffer.js';
 import { StreamsFull } from './stream-errors.js';
 import { DONE } from './stream-ids.js';
-import { linkAbort } from '../core/abort-link.js';
+import { startDeadline } from '../core/deadline.js';
 
 /** Response header naming a resumable stream's id (on the chat answer and on a resume). */
 export const STREAM_ID_HEADER = 'x-router-stream-id';
@@ -67,10 +67,9 @@ export function lastEventIdOf(req: Request): string | undefined {
 /** Serves a resume: the SSE replay and live tail, or the error JSON when it cannot start. */
 export async function serveResume(deps: ResumeDeps, req: Request, res: Response, target: ResumeTarget): Promise<void> {
   const owner = identityOf(res.locals).keyId;
-  const client = new AbortController();
-  res.on('close', () => client.abort());
   const flight = deps.inflight?.begin(res);
-  const unlinkStop = linkAbort(client, flight?.signal);
+  const client = startDeadline({ parents: [flight?.signal] });
+  res.on('close', () => client.abort());
   const signal = client.signal;
   let local: ReturnType<ResumeDeps['local']>;
   try {
@@ -118,7 +117,7 @@ export async function serveResume(deps: ResumeDeps, req: Request, res: Response,
     res.end();
   } finally {
     local?.detach();
-    unlinkStop();
+    client.dispose();
     flight?.done();
   }
 }

@@ -8,11 +8,8 @@
  * model: the prompt is put in front of the text.
  */
 import type { ChatRequest } from '../../core/chat-request.js';
-import { findTooDeep } from '../json-depth.js';
-import { DEFAULT_MAX_DEPTH } from '../parse-chat-request.js';
 import { toWireRequest } from '../upstream-request.js';
-import { formatParam, isObj } from '../wire-common.js';
-import { FieldError, fieldErrorOf } from '../responses/field-error.js';
+import { checkBodyShape, FieldError, fieldErrorOf } from '../responses/field-error.js';
 import { completionsRequestSchema, MAX_PROMPTS, type WireCompletionsRequest } from './completions-schema.js';
 
 /** A checked Completions request. */
@@ -47,13 +44,7 @@ function promptsOf(prompt: unknown): string[] {
 
 /** Throws FieldError naming the field (`param`). */
 export function parseCompletionsRequest(body: unknown, opts: { maxDepth?: number } = {}): CompletionsRequest {
-  if (!isObj(body)) throw new FieldError('The request body must be a JSON object.', null);
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const deep = findTooDeep(body, maxDepth);
-  if (deep) {
-    const top = formatParam(deep.slice(0, 1));
-    throw new FieldError(`Invalid value for '${top}': nested deeper than ${maxDepth} levels.`, top || null);
-  }
+  checkBodyShape(body, opts.maxDepth);
   const parsed = completionsRequestSchema.safeParse(body);
   if (!parsed.success) throw fieldErrorOf(parsed.error);
   const w = parsed.data;

@@ -1,6 +1,8 @@
 /** A 400 naming the request field at fault, for the adapter endpoints (/v1/responses, /v1/completions). */
 import type { z } from 'zod';
-import { formatParam, WireValidationError } from '../wire-common.js';
+import { findTooDeep } from '../json-depth.js';
+import { DEFAULT_MAX_DEPTH } from '../parse-chat-request.js';
+import { formatParam, isObj, WireValidationError } from '../wire-common.js';
 
 export class FieldError extends WireValidationError {
   constructor(
@@ -11,6 +13,16 @@ export class FieldError extends WireValidationError {
   ) {
     super(message, param);
     this.name = 'FieldError';
+  }
+}
+
+/** The adapters' first check of a body: a JSON object, nested no deeper than `maxDepth` (else the 400 naming its top field). */
+export function checkBodyShape(body: unknown, maxDepth: number = DEFAULT_MAX_DEPTH): asserts body is Record<string, unknown> {
+  if (!isObj(body)) throw new FieldError('The request body must be a JSON object.', null);
+  const deep = findTooDeep(body, maxDepth);
+  if (deep) {
+    const top = formatParam(deep.slice(0, 1));
+    throw new FieldError(`Invalid value for '${top}': nested deeper than ${maxDepth} levels.`, top || null);
   }
 }
 

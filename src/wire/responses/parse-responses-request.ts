@@ -4,10 +4,8 @@
  * Responses form, for the Response object.
  */
 import type { ChatMessage } from '../../core/chat-request.js';
-import { findTooDeep } from '../json-depth.js';
-import { DEFAULT_MAX_DEPTH } from '../parse-chat-request.js';
-import { formatParam, isObj } from '../wire-common.js';
-import { FieldError, fieldErrorOf } from './field-error.js';
+import { isObj } from '../wire-common.js';
+import { checkBodyShape, FieldError, fieldErrorOf } from './field-error.js';
 import { inputToMessages } from './responses-input.js';
 import { functionTool, responsesRequestSchema, textFormatSchema, toolChoiceSchema, type WireFunctionTool, type WireTextFormat, type WireToolChoice } from './responses-schema.js';
 
@@ -36,13 +34,7 @@ export interface ResponsesRequest {
 
 /** Throws FieldError naming the field (`param`). */
 export function parseResponsesRequest(body: unknown, opts: { maxDepth?: number } = {}): ResponsesRequest {
-  if (!isObj(body)) throw new FieldError('The request body must be a JSON object.', null);
-  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const deep = findTooDeep(body, maxDepth);
-  if (deep) {
-    const top = formatParam(deep.slice(0, 1));
-    throw new FieldError(`Invalid value for '${top}': nested deeper than ${maxDepth} levels.`, top || null);
-  }
+  checkBodyShape(body, opts.maxDepth);
   const parsed = responsesRequestSchema.safeParse(body);
   if (!parsed.success) throw fieldErrorOf(parsed.error);
   const w = parsed.data;

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startDeadline } from '../../../src/core/deadline.js';
 
@@ -53,5 +54,28 @@ describe('startDeadline', () => {
     d.follow(later.signal);
     later.abort('now');
     expect(d.signal.reason).toBe('now');
+  });
+});
+
+describe('startDeadline as a request signal that follows another', () => {
+  it('passes the abort and its reason on, until disposed; an aborted parent aborts at once; no listener is left', () => {
+    const source = new AbortController();
+    const d = startDeadline({ parents: [source.signal] });
+    expect(getEventListeners(source.signal, 'abort')).toHaveLength(1);
+    source.abort('why');
+    expect(d.signal.aborted).toBe(true);
+    expect(d.signal.reason).toBe('why');
+    d.dispose();
+
+    const s2 = new AbortController();
+    const d2 = startDeadline({ parents: [s2.signal] });
+    d2.dispose();
+    expect(getEventListeners(s2.signal, 'abort')).toHaveLength(0);
+    s2.abort();
+    expect(d2.signal.aborted).toBe(false);
+
+    const d3 = startDeadline({ parents: [AbortSignal.abort('gone')] });
+    expect(d3.signal.reason).toBe('gone');
+    expect(() => startDeadline({ parents: [undefined] }).dispose()).not.toThrow();
   });
 });
