@@ -15,7 +15,7 @@ import { isObj } from '../../src/wire/wire-common.js';
 import { toWireRequest } from '../../src/wire/upstream-request.js';
 import type { Deadline } from '../../src/core/deadline.js';
 import { callDeadline, deadlineError, type CallHeaders, type UpstreamApi } from './api.js';
-import type { EventQueue, WholeAnswer } from '../shared/upstream-http.js';
+import { CallTimeoutError, type EventQueue, type WholeAnswer } from '../shared/upstream-http.js';
 import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
 
 
@@ -26,7 +26,7 @@ const MAX_HEAD_EVENTS = 8;
 export function classify(api: UpstreamApi, err: unknown, signal: AbortSignal, deadline?: Deadline): ProviderError {
   // The caller's abort wins over whatever the transport made of it (fetch rethrows custom reasons).
   if (signal.aborted) return classifyOpenAIError(new APIUserAbortError(), api.providerId, { secrets: api.secrets });
-  const cause = deadline?.timedOut() ? deadlineError(api.timeoutMs) : err;
+  const cause = deadline?.timedOut() || err instanceof CallTimeoutError ? deadlineError(api.timeoutMs) : err;
   return classifyOpenAIError(cause, api.providerId, { secrets: api.secrets });
 }
 
@@ -97,16 +97,13 @@ export async function chatComplete(api: UpstreamApi, req: ChatRequest, target: T
   const route = api.chatRoute(target.model);
   const body = serialise(api, buildBody(api, req, route.model, false));
   return api.withHeaders(async (headers) => {
-    // The deadline covers queueing for a connection, the answer's headers and reading its body.
-    const deadline = callDeadline(opts.signal, api.timeoutMs);
+    // The call's timeout covers queueing for a connection, the answer's headers and reading its body.
     try {
-      const answer = await api.http.postWhole({ path: route.path, headers: headersFor(headers, req), body, signal: deadline.signal });
+      const answer = await api.http.postWhole({ path: route.path, headers: headersFor(headers, req), body, signal: opts.signal, timeoutMs: api.timeoutMs });
       if (answer.status < 200 || answer.status > 299) throw statusError(answer);
       return readAnswer(answer.body.toString('utf8'));
     } catch (err) {
-      throw classify(api, err, opts.signal, deadline);
-    } finally {
-      deadline.dispose();
+      throw classify(api, err, opts.signal);
     }
   });
 }

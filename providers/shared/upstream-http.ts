@@ -32,7 +32,22 @@ export interface UpstreamCall {
   path: string;
   headers: Readonly<Record<string, string>>;
   body: string;
-  signal: AbortSignal;
+  /** The caller's abort (absent: none). */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds the call may take until its answer is complete (a whole answer) or has started
+   * (an event stream); then it fails with CallTimeoutError. One timer here instead of a deadline
+   * signal of its own per call (a controller, a timer and a listener on the caller's signal).
+   */
+  timeoutMs?: number;
+}
+
+/** The call's own `timeoutMs` ran out. */
+export class CallTimeoutError extends Error {
+  override name = 'CallTimeoutError';
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
 }
 
 /** An answer read whole (any status; a stream call's error or JSON answer too). */
@@ -192,8 +207,8 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
 
   function post(call: UpstreamCall, stream: boolean): Promise<WholeAnswer | EventAnswer> {
     if (closed) return Promise.reject(new UpstreamTransportError(Object.assign(new Error('provider closed'), { code: 'ECONNABORTED' })));
-    const { signal } = call;
-    if (signal.aborted) return Promise.reject(abortError());
+    const { signal, timeoutMs } = call;
+    if (signal?.aborted) return Promise.reject(abortError());
     return new Promise<WholeAnswer | EventAnswer>((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined;
       let settled = false;
@@ -212,8 +227,14 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
         finished = true;
         next();
       };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopTimer = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+      };
       const cleanup = () => {
-        signal.removeEventListener('abort', onAbort);
+        stopTimer();
+        signal?.removeEventListener('abort', onAbort);
         live.delete(kill);
         waiting.delete(start);
       };
@@ -227,7 +248,11 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
         controller?.abort(err);
       };
       const onAbort = () => kill(abortError());
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => kill(new CallTimeoutError(timeoutMs)), timeoutMs);
+        timer.unref?.();
+      }
       live.add(kill);
 
       const handler: Dispatcher.DispatchHandler = {
@@ -248,6 +273,8 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
             const q = queue;
             parser = new SseParser(opts.maxEventBytes, (ev) => q.push(ev));
             settled = true;
+            // The stream has started: from here the caller's idle timers apply.
+            stopTimer();
             resolve({ kind: 'events', status, headers, events: q });
             return;
           }
@@ -292,8 +319,8 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
           if (!settled) {
             settled = true;
             cleanup();
-            reject(signal.aborted ? abortError() : e);
-          } else queue?.finish(signal.aborted ? abortError() : e);
+            reject(signal?.aborted ? abortError() : e);
+          } else queue?.finish(signal?.aborted ? abortError() : e);
         },
       };
       function start(): void {

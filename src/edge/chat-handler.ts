@@ -22,7 +22,8 @@ import { parseChatRequest } from '../wire/parse-chat-request.js';
 import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
 import { sendWireError, writeJson } from './connection.js';
-import { abortable, shuttingDownError, shuttingDownEvent, untilAborted, type InflightRegistry } from './inflight.js';
+import { abortable, shuttingDownError, shuttingDownEvent, type Flight, type InflightRegistry } from './inflight.js';
+import { lazyChild } from '../observability/logger.js';
 import { SSE_HEADERS, writeEvent } from './sse.js';
 import { CACHE_HEADER, COALESCED_HEADER, requestCache, storeWhenWhole, type RequestCache } from './request-cache.js';
 import type { FeatureRuntime } from '../runtime/feature-runtime.js';
@@ -125,10 +126,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const requestId = res.locals.requestId as string;
     // Registered for the shutdown drain; `stop` aborts when the drain time is up.
     const flight = deps.inflight?.begin(res);
-    const stop = flight?.signal;
     // Aborts upstream work when the app goes away before the answer is complete, or the drain
-    // runs out (it follows `stop`, unlinked when the request is over: no composite signal).
-    const client = startDeadline({ parents: [stop] });
+    // runs out (the flight calls it: one controller per request, no composite signal).
+    const client = startDeadline();
+    flight?.onStop((reason) => client.abort(reason));
     // A resumable stream replaces this: the upstream goes on for a client that may come back.
     let onClientGone = () => client.abort(new DOMException('client closed the request', 'AbortError'));
     res.on('close', () => {
@@ -137,10 +138,11 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     /** A resumable stream's upstream call: it follows the drain, not the socket. */
     let upstream: Deadline | undefined;
     let signal = client.signal;
-    const bounded = <T>(p: Promise<T>): Promise<T> => (stop ? untilAborted(p, stop) : p);
+    const bounded = <T>(p: Promise<T>): Promise<T> => (flight ? flight.until(p) : p);
 
     let chat: ChatRequest | undefined;
-    const log = deps.logger.child({ requestId });
+    // Made on the first line logged: the common path writes only the access line.
+    const log = lazyChild(deps.logger, { requestId });
     const identity = identityOf(res.locals);
     // Limits, cost and the usage record of this request: finished exactly once, whatever happens.
     const usage = deps.meter?.begin({ requestId, identity, receivedAt });
@@ -203,13 +205,14 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       const cache = route && deps.features ? requestCache(deps.features.cache, chat, route, identity, req.headers['cache-control']) : undefined;
       const hit = cache?.read ? await step('cache_lookup', () => cache.lookup(false)) : undefined;
       if (hit) {
-        await serveCached(chat, hit, res, deps, log, finish, stop, usage, safety);
+        await serveCached(chat, hit, res, deps, log, finish, flight, usage, safety);
         return;
       }
       // A resumable stream: events get ids and a buffer; the upstream is not tied to this socket.
       let stream: ResumableStream | undefined;
       if (chat.stream && route && resumable && wantsResumable(req.headers, route.resumable)) {
-        const call = (upstream = startDeadline({ parents: [stop] }));
+        const call = (upstream = startDeadline());
+        flight?.onStop((reason) => call.abort(reason));
         stream = await resumable.begin(identity.keyId, () => call.abort(new DOMException('no client came back for the resumable stream', 'AbortError'))).catch((err: unknown) => {
           // Once per outage (the store coming back resets it), not once per stream.
           if (!resumableDown) log.warn({ err: (err as Error).message }, 'streams served without resumption (resumable streams unavailable)');
@@ -228,7 +231,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       try {
         if (chat.stream) {
           const { served, shared } = cache ? await bounded(cache.stream((s) => dispatcher.stream(chat!, s), signal)) : { served: await bounded(dispatcher.stream(chat, signal)), shared: false };
-          await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, cache && { cache, shared }, session, stream);
+          await serveStream(chat, served, res, deps, log, finish, flight, usage, safety, cache && { cache, shared }, session, stream);
         } else {
           const { served, shared } = cache ? await bounded(cache.chat((s) => dispatcher.chat(chat!, s), signal)) : { served: await bounded(dispatcher.chat(chat, signal)), shared: false };
           await serveJson(chat, served, res, deps, log, finish, usage, safety, cache && { cache, shared }, session);
@@ -237,10 +240,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         // The stream never started: nothing to resume.
         void stream?.end();
         // Degradation: no target could answer; an answer past its TTL (within maxStaleMs) is better than none.
-        const stale = cache && cache.cfg.maxStaleMs > 0 && degradable(err) && !stop?.aborted ? await cache.lookup(true) : undefined;
+        const stale = cache && cache.cfg.maxStaleMs > 0 && degradable(err) && !flight?.stopped ? await cache.lookup(true) : undefined;
         // Then, when the app opted in (x-router-degrade: async), a job that runs when a target recovers.
         const jobs = deps.features?.jobs();
-        if (!stale && jobs && !chat.stream && degradable(err) && !stop?.aborted && wantsDegradeAsync(req.headers)) {
+        if (!stale && jobs && !chat.stream && degradable(err) && !flight?.stopped && wantsDegradeAsync(req.headers)) {
           const job = await jobs.submit(identity.keyId, identity.team, req.body);
           log.warn({ route: chat.model, job: job.id }, 'no target could answer; the request was queued as a job');
           finish({ outcome: 'queued', attempts: err instanceof RouteError ? err.attempts : undefined });
@@ -251,12 +254,12 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         }
         if (!stale) throw err;
         log.warn({ route: chat.model, ageMs: stale.ageMs }, 'no target could answer; serving a stale cached answer');
-        await serveCached(chat, stale, res, deps, log, finish, stop, usage, safety, err instanceof RouteError ? err.attempts : []);
+        await serveCached(chat, stale, res, deps, log, finish, flight, usage, safety, err instanceof RouteError ? err.attempts : []);
       }
     } catch (err) {
-      if (stop?.aborted) {
+      if (flight?.stopped) {
         // The shutdown drain ran out before this request was answered.
-        client.abort(stop.reason);
+        client.abort(flight.reason);
         finish({ outcome: 'shutdown', attempts: err instanceof RouteError ? err.attempts : undefined });
         if (res.headersSent || res.destroyed) return;
         deps.metrics.requests.inc({ route: chat && deps.dispatcher().hasRoute(chat.model) ? chat.model : 'unknown', provider: 'none', outcome: 'shutdown', stream: String(chat?.stream ?? false) });
@@ -386,7 +389,7 @@ function degradable(err: unknown): boolean {
 }
 
 /** Answers from the cache: JSON, or replayed as a well-formed stream, through the request's output filters. */
-async function serveCached(chat: ChatRequest, hit: CacheLookup, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop: AbortSignal | undefined, usage: RequestUsage | undefined, safety: RequestSafety | undefined, attempts: Attempt[] = []): Promise<void> {
+async function serveCached(chat: ChatRequest, hit: CacheLookup, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop: Flight | undefined, usage: RequestUsage | undefined, safety: RequestSafety | undefined, attempts: Attempt[] = []): Promise<void> {
   const response = structuredClone(hit.answer.response);
   const target: Target = { provider: 'cache', model: response.model };
   const headers: Record<string, string> = { 'x-router-cache-age-ms': String(Math.round(hit.ageMs)) };
@@ -491,7 +494,7 @@ function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usa
   deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
 }
 
-async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: AbortSignal, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession, resumable?: ResumableStream): Promise<void> {
+async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: Flight, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession, resumable?: ResumableStream): Promise<void> {
   const s = served.stream;
   // Every event goes to the socket; a resumable stream's also to its buffer, with its id, and
   // the stream is read to its end when the client is gone (it may come back).
@@ -527,7 +530,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   const sent: string[] = [];
   let reported: Usage | undefined;
   try {
-    for await (const chunk of stop ? abortable(chunks, stop) : chunks) {
+    for await (const chunk of stop ? abortable(chunks, stop.signal) : chunks) {
       if (chunk.type === 'usage') {
         reported = chunk.usage;
         if (!reused.outcome) countTokens(deps, chat.model, served.target.provider, chunk.usage);
@@ -556,7 +559,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
     } else if (encoder.complete(chat.params.n ?? 1)) {
       // Every choice finished; only the trailing usage chunk was lost. The answer is whole.
       log.warn({ route: chat.model, provider: served.target.provider, err: (err as Error).message }, 'stream ended uncleanly after its finish');
-    } else if (stop?.aborted) {
+    } else if (stop?.stopped) {
       // The shutdown drain ran out: say so in-stream, never a silent end.
       outcome = 'shutdown';
       await emit(shuttingDownEvent());

@@ -9,8 +9,19 @@ import { wireError, type WireError } from './http-errors.js';
 export const SHUTTING_DOWN = 'server_shutting_down';
 
 export interface Flight {
-  /** Aborts when the drain time is up: stop, and end the answer with the shutdown error. */
+  /**
+   * Aborts when the drain time is up: stop, and end the answer with the shutdown error. Made on
+   * first read (most requests never need a signal of their own: see onStop and until).
+   */
   readonly signal: AbortSignal;
+  /** True once the drain time is up for this request. */
+  readonly stopped: boolean;
+  /** Why it was stopped (the signal's reason), once stopped. */
+  readonly reason: unknown;
+  /** Calls `fn` when the drain time is up (at once when it already is). Held until done(). */
+  onStop(fn: (reason: unknown) => void): void;
+  /** `p`, or a rejection with the stop reason as soon as the drain time is up (`p` is left to settle). */
+  until<T>(p: Promise<T>): Promise<T>;
   /** The request is over (answered, failed or client gone). Idempotent. */
   done(): void;
 }
@@ -25,8 +36,71 @@ export interface InflightRegistry {
   idle(): Promise<void>;
 }
 
+/**
+ * One request in flight. No AbortController unless `signal` is read: the chat hot path links
+ * its own controller through onStop, so a request costs one controller, not two plus a listener.
+ */
+class FlightEntry implements Flight {
+  private ctl: AbortController | undefined;
+  private hooks: Array<(reason: unknown) => void> | undefined;
+  private over = false;
+  stopped = false;
+  reason: unknown = undefined;
+
+  constructor(
+    private readonly live: Set<FlightEntry>,
+    private readonly settle: () => void,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.ctl) {
+      this.ctl = new AbortController();
+      if (this.stopped) this.ctl.abort(this.reason);
+    }
+    return this.ctl.signal;
+  }
+
+  onStop(fn: (reason: unknown) => void): void {
+    if (this.stopped) fn(this.reason);
+    else if (!this.over) (this.hooks ??= []).push(fn);
+  }
+
+  until<T>(p: Promise<T>): Promise<T> {
+    if (this.stopped) {
+      p.catch(() => {});
+      return Promise.reject(this.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.onStop((reason) => {
+        p.catch(() => {});
+        reject(reason);
+      });
+      p.then(resolve, reject);
+    });
+  }
+
+  /** @internal the drain time is up */
+  stop(reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.reason = reason;
+    this.ctl?.abort(reason);
+    const hooks = this.hooks;
+    this.hooks = undefined;
+    for (const fn of hooks ?? []) fn(reason);
+  }
+
+  done(): void {
+    if (this.over) return;
+    this.over = true;
+    this.hooks = undefined;
+    this.live.delete(this);
+    this.settle();
+  }
+}
+
 export function createInflightRegistry(): InflightRegistry {
-  const live = new Map<ServerResponse, AbortController>();
+  const live = new Set<FlightEntry>();
   let waiters: Array<() => void> = [];
   const settle = () => {
     if (live.size) return;
@@ -35,25 +109,16 @@ export function createInflightRegistry(): InflightRegistry {
     for (const f of w) f();
   };
   return {
-    begin(res) {
-      const ctl = new AbortController();
-      live.set(res, ctl);
-      let over = false;
-      return {
-        signal: ctl.signal,
-        done() {
-          if (over) return;
-          over = true;
-          live.delete(res);
-          settle();
-        },
-      };
+    begin() {
+      const flight = new FlightEntry(live, settle);
+      live.add(flight);
+      return flight;
     },
     get size() {
       return live.size;
     },
     interrupt() {
-      for (const ctl of live.values()) ctl.abort(new DOMException('the router is shutting down', 'AbortError'));
+      for (const flight of [...live]) flight.stop(new DOMException('the router is shutting down', 'AbortError'));
     },
     idle() {
       return live.size ? new Promise<void>((resolve) => waiters.push(resolve)) : Promise.resolve();
