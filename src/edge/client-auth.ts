@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Authenticator } from '../identity/authenticator.js';
 import { identityErrorToWire } from '../identity/identity-errors.js';
-import { isIdentityError, type Identity } from '../identity/types.js';
+import { isIdentityError, type Identity, type IdentityError } from '../identity/types.js';
 import { presentedKey } from './auth.js';
 import { closeAfterAnswer, sendWireError as send } from './connection.js';
 import { wireError } from './http-errors.js';
@@ -47,19 +47,37 @@ export function authenticateClient(deps: ClientAuthDeps, req: IncomingMessage, r
   const presented = presentedKey(req.headers);
   const open = deps.open();
   if (open && presented === undefined) return accept(ANONYMOUS);
-  authenticator
-    .authenticate(presented)
-    .then(
-      (result) => {
-        if (!isIdentityError(result)) return accept(result);
-        if (open) return accept(ANONYMOUS);
-        closeAfterAnswer(req, res);
-        send(res, identityErrorToWire(result));
-      },
-      fail,
-    )
-    // Whatever `accept` (the handler that follows) throws is answered, never an unhandled rejection.
-    .catch(fail);
+  let result: Identity | IdentityError | PromiseLike<Identity | IdentityError>;
+  try {
+    result = authenticator.check ? authenticator.check(presented) : authenticator.authenticate(presented);
+  } catch (err) {
+    return fail(err);
+  }
+  if (isPromiseLike(result)) {
+    Promise.resolve(result)
+      .then((r) => answer(r, open, req, res, accept), fail)
+      // Whatever `accept` (the handler that follows) throws is answered, never an unhandled rejection.
+      .catch(fail);
+    return;
+  }
+  // Answered without I/O (a cached or legacy key, no credential): no promise, no closures.
+  try {
+    answer(result, open, req, res, accept);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** Passes the caller on, or answers the refusal (an open router lets a refused caller in as anonymous). */
+function answer(result: Identity | IdentityError, open: boolean, req: IncomingMessage, res: ServerResponse, accept: (identity: Identity) => void): void {
+  if (!isIdentityError(result)) return accept(result);
+  if (open) return accept(ANONYMOUS);
+  closeAfterAnswer(req, res);
+  send(res, identityErrorToWire(result));
 }
 
 /** Records the identity where the handlers read it (`res.locals`). */
@@ -78,6 +96,6 @@ export function clientAuth(deps: ClientAuthDeps): RequestHandler {
         setIdentity(res.locals, identity);
         next();
       },
-      (err) => next(err),
+      next,
     );
 }

@@ -1,14 +1,17 @@
-import type { KeyRecord } from '../state/types.js';
-
 /**
- * Positive lookups of `authenticate` (secret hash → record), so a busy key does not cost a
- * store round trip (a Redis call) per request. Entries are dropped when the store says a record
- * changed (on any instance), and live at most `ttlMs` in case a change notice is lost (a Redis
- * reconnect). Refusals are not cached: they stay a store lookup, and revocation cannot be
- * shadowed by a stale "yes".
+ * Positive lookups of `authenticate` (secret hash → what was found for it), so a busy key does
+ * not cost a store round trip (a Redis call) per request. Entries are dropped when the store
+ * says a record changed (on any instance), and live at most `ttlMs` in case a change notice is
+ * lost (a Redis reconnect). Refusals are not cached: they stay a store lookup, and revocation
+ * cannot be shadowed by a stale "yes".
+ *
+ * The cached value is whatever the caller derives from a record (KeyService keeps the record's
+ * decoded hashes and its ready-built identity); `id` is the key id change notices name. A
+ * value is only ever replaced whole (a new lookup, a new value), never changed in place, so
+ * anything derived from it cannot outlive the record it came from.
  */
-export class AuthCache {
-  private readonly byHash = new Map<string, { record: KeyRecord; at: number }>();
+export class AuthCache<V extends { readonly id: string }> {
+  private readonly byHash = new Map<string, { value: V; at: number }>();
   private readonly hashesById = new Map<string, Set<string>>();
   /** Bumped by every invalidation: a lookup that started before one must not cache what it read. */
   private epoch = 0;
@@ -19,15 +22,15 @@ export class AuthCache {
     private readonly now: () => number,
   ) {}
 
-  /** The cached record for a hash, if fresh. */
-  get(hash: string): KeyRecord | undefined {
+  /** The cached value for a hash, if fresh at `nowMs` (the caller's clock reading, so it needs to read it once only). */
+  get(hash: string, nowMs: number = this.now()): V | undefined {
     const hit = this.byHash.get(hash);
     if (!hit) return undefined;
-    if (this.now() - hit.at >= this.ttlMs) {
-      this.remove(hash, hit.record.id);
+    if (nowMs - hit.at >= this.ttlMs) {
+      this.remove(hash, hit.value.id);
       return undefined;
     }
-    return hit.record;
+    return hit.value;
   }
 
   /** A token to pass back to `set`, taken before the store lookup starts. */
@@ -36,16 +39,16 @@ export class AuthCache {
   }
 
   /** Caches a lookup unless something was invalidated since `begin` (it may be stale already). */
-  set(hash: string, record: KeyRecord, token: number): void {
+  set(hash: string, value: V, token: number): void {
     if (token !== this.epoch || this.ttlMs <= 0 || this.maxEntries <= 0) return;
     if (!this.byHash.has(hash) && this.byHash.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first entry is the oldest.
       const oldest = this.byHash.entries().next().value;
-      if (oldest) this.remove(oldest[0], oldest[1].record.id);
+      if (oldest) this.remove(oldest[0], oldest[1].value.id);
     }
-    this.byHash.set(hash, { record, at: this.now() });
-    let set = this.hashesById.get(record.id);
-    if (!set) this.hashesById.set(record.id, (set = new Set()));
+    this.byHash.set(hash, { value, at: this.now() });
+    let set = this.hashesById.get(value.id);
+    if (!set) this.hashesById.set(value.id, (set = new Set()));
     set.add(hash);
   }
 

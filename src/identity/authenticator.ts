@@ -1,5 +1,5 @@
 import { StateUnavailableError } from '../state/types.js';
-import type { KeyService } from './key-service.js';
+import type { KeyAuthFailure, KeyService } from './key-service.js';
 import { looksLikeJwt, type JwtVerifier } from './jwt.js';
 import { createStaticKeyMatcher } from './static-keys.js';
 import type { Identity, IdentityError } from './types.js';
@@ -22,6 +22,12 @@ export interface AuthenticatorOptions {
 export interface Authenticator {
   /** Who presented this credential, or why it is refused. Never throws for a bad credential. */
   authenticate(presented: string | undefined): Promise<Identity | IdentityError>;
+  /**
+   * The same answer, but synchronous when it needs no I/O (no credential, a legacy key, a
+   * cached virtual key), a promise otherwise: the per-request path uses it so the common case
+   * costs no promise and no closures. Optional so that other authenticators need only `authenticate`.
+   */
+  check?(presented: string | undefined): Identity | IdentityError | Promise<Identity | IdentityError>;
 }
 
 const MESSAGES = {
@@ -48,24 +54,36 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     return cachedStatic.match(candidate);
   };
 
-  return {
-    async authenticate(presented) {
-      const credential = presented?.trim();
-      if (!credential) return { error: 'missing', message: MESSAGES.missing };
-      const fromStatic = staticMatch(credential);
-      if (fromStatic) return fromStatic;
-      const jwt = opts.jwt === undefined ? undefined : read(opts.jwt);
-      if (jwt && looksLikeJwt(credential)) return jwt.verify(credential);
-      if (!opts.keyService) return { error: 'unknown', message: MESSAGES.unknown };
-      try {
-        const r = await opts.keyService.authenticate(credential);
-        return 'error' in r ? { error: r.error, message: MESSAGES[r.error] } : r;
-      } catch (err) {
-        if (err instanceof StateUnavailableError) return { error: 'unavailable', message: MESSAGES.unavailable };
-        throw err;
-      }
-    },
+  const check = (presented: string | undefined): Identity | IdentityError | Promise<Identity | IdentityError> => {
+    const credential = presented?.trim();
+    if (!credential) return { error: 'missing', message: MESSAGES.missing };
+    const fromStatic = staticMatch(credential);
+    if (fromStatic) return fromStatic;
+    const jwt = opts.jwt === undefined ? undefined : read(opts.jwt);
+    if (jwt && looksLikeJwt(credential)) return jwt.verify(credential);
+    if (!opts.keyService) return { error: 'unknown', message: MESSAGES.unknown };
+    const r = opts.keyService.check(credential);
+    return r instanceof Promise ? r.then(keyResult, storeTrouble) : keyResult(r);
   };
+
+  return {
+    // Async, so a synchronous throw of `check` becomes a rejection, as before.
+    async authenticate(presented) {
+      return check(presented);
+    },
+    check,
+  };
+}
+
+/** A key service verdict as the authenticator answers it (module-level: no closure per request). */
+function keyResult(r: Identity | KeyAuthFailure): Identity | IdentityError {
+  return 'error' in r ? { error: r.error, message: MESSAGES[r.error] } : r;
+}
+
+/** An unreachable key store is `unavailable` (a 503); anything else stays an error. */
+function storeTrouble(err: unknown): IdentityError {
+  if (err instanceof StateUnavailableError) return { error: 'unavailable', message: MESSAGES.unavailable };
+  throw err;
 }
 
 /** Whether `identity` may call `route`: no list means every route; "*" in the list too. */

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -62,15 +63,83 @@ function readSecretFile(file: string): string {
   return text;
 }
 
-/** HMAC-SHA-256(server secret, key secret) as hex: what a KeyRecord stores. Same as `openssl dgst -sha256 -hmac`. */
+/**
+ * One-shot `crypto.hash` (Node 20.12+), read through the namespace so an older runtime gets
+ * undefined (and the createHmac path) rather than a link error.
+ */
+const oneShotHash: typeof nodeCrypto.hash | undefined = typeof nodeCrypto.hash === 'function' ? nodeCrypto.hash : undefined;
+
+/** SHA-256's block size: HMAC pads its key to this. */
+const HMAC_BLOCK = 64;
+/**
+ * Longest key secret (in UTF-16 code units) hashed through the preallocated buffer: a code
+ * unit is at most 3 UTF-8 bytes, so the buffer is sized for 3 bytes each. Longer ones (none
+ * that `authenticate` accepts) take createHmac.
+ */
+const SCRATCH_CHARS = 1024;
+/** Distinct server secrets memoised; there is normally one per process (tests use a few). */
+const MAX_MEMOISED_SERVER_SECRETS = 8;
+
+/** A server secret's RFC 2104 padded keys, computed once, each in a buffer with room for what is hashed after it. */
+interface HmacPads {
+  /** K ⊕ ipad in bytes 0‥63; the key secret's UTF-8 is written after it, hashed, then zeroed. */
+  inner: Buffer;
+  /** K ⊕ opad in bytes 0‥63; the 32-byte inner digest goes in 64‥95. */
+  outer: Buffer;
+}
+const padsByServerSecret = new Map<string, HmacPads>();
+
+function hmacPads(serverSecret: string): HmacPads {
+  const known = padsByServerSecret.get(serverSecret);
+  if (known) return known;
+  // RFC 2104: a key longer than the block is replaced by its hash; a shorter one is zero-padded.
+  let key = Buffer.from(serverSecret, 'utf8');
+  if (key.length > HMAC_BLOCK) key = createHash('sha256').update(key).digest();
+  const inner = Buffer.alloc(HMAC_BLOCK + SCRATCH_CHARS * 3);
+  const outer = Buffer.alloc(HMAC_BLOCK + 32);
+  for (let i = 0; i < HMAC_BLOCK; i++) {
+    const b = key[i] ?? 0;
+    inner[i] = b ^ 0x36;
+    outer[i] = b ^ 0x5c;
+  }
+  key.fill(0);
+  if (padsByServerSecret.size >= MAX_MEMOISED_SERVER_SECRETS) padsByServerSecret.clear();
+  const pads = { inner, outer };
+  padsByServerSecret.set(serverSecret, pads);
+  return pads;
+}
+
+/**
+ * HMAC-SHA-256(server secret, key secret) as hex: what a KeyRecord stores. Same as `openssl dgst -sha256 -hmac`.
+ *
+ * On the hot path (every request) this is H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)) from two one-shot
+ * hashes over buffers whose padded-key halves are computed once per server secret: creating an
+ * Hmac object per call (and re-deriving the pads from the key each time) was most of the cost.
+ * The output is byte-identical to createHmac (test/unit/identity/key-secret.test.ts checks it
+ * over random inputs). The buffers are shared, which is safe because this is synchronous; the
+ * key secret's bytes are zeroed before returning, so no plaintext outlives the call.
+ */
 export function hashKeySecret(serverSecret: string, secret: string): string {
-  return createHmac('sha256', serverSecret).update(secret, 'utf8').digest('hex');
+  if (oneShotHash === undefined || secret.length > SCRATCH_CHARS) return createHmac('sha256', serverSecret).update(secret, 'utf8').digest('hex');
+  const { inner, outer } = hmacPads(serverSecret);
+  const n = inner.write(secret, HMAC_BLOCK, 'utf8');
+  // 'hex' output: a Buffer output costs more (a new Buffer from native code) than decoding 64 hex digits below.
+  const innerHex = oneShotHash('sha256', inner.subarray(0, HMAC_BLOCK + n), 'hex');
+  inner.fill(0, HMAC_BLOCK, HMAC_BLOCK + n);
+  outer.write(innerHex, HMAC_BLOCK, 'hex');
+  return oneShotHash('sha256', outer, 'hex');
 }
 
 /** Constant-time equality of two hex hashes (false, not a throw, when the lengths differ). */
 export function hashesEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
+  return hashBytesEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
+}
+
+/**
+ * hashesEqual on hashes already decoded from hex (`Buffer.from(hex, 'hex')`), for callers that
+ * decode a stored hash once and compare it on every request.
+ */
+export function hashBytesEqual(x: Uint8Array, y: Uint8Array): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 

@@ -2,8 +2,8 @@ import type { Budget, KeyRecord, KeyStore, RateLimits } from '../state/types.js'
 import { AuthCache } from './auth-cache.js';
 import { configKeyRecord, sameRecord, type ConfigSyncReport } from './config-keys.js';
 import type { VirtualKeyConfig } from './identity-schema.js';
-import { generateKeySecret, hashKeySecret, hashesEqual, newKeyId, visiblePrefix } from './key-secret.js';
-import { keyStatus, secretLive, toKeyView, type KeyView } from './key-view.js';
+import { generateKeySecret, hashBytesEqual, hashKeySecret, newKeyId, visiblePrefix } from './key-secret.js';
+import { secretLive, toKeyView, type KeyView } from './key-view.js';
 import type { Identity } from './types.js';
 
 /** Longest rotation grace: 30 days. */
@@ -67,6 +67,27 @@ export interface KeyServiceOptions {
 type DeletingStore = KeyStore & { delete?: (id: string) => Promise<void> };
 
 /**
+ * What `judge` needs of a record, derived once when the record is read from the store (and
+ * cached with it) rather than on every request: only the checks against the clock are left to
+ * do per request. A new record (a change notice, the TTL) means a new JudgedKey; none is ever
+ * changed in place.
+ */
+interface JudgedKey {
+  readonly id: string;
+  /**
+   * Each secret's stored hash decoded from hex (exactly as hashesEqual decodes it) and when its
+   * grace ends, in ms: Infinity when it has no end; NaN when the date does not parse, which
+   * like secretLive's `Date.parse(…) > now` is never live.
+   */
+  readonly secrets: ReadonlyArray<{ readonly hash: Buffer; readonly endsAtMs: number }>;
+  readonly revoked: boolean;
+  /** The key's expiry in ms: Infinity without one; NaN (unparseable) never expires, as in keyStatus. */
+  readonly expiresAtMs: number;
+  /** The identity of every request with this key: built once and deeply frozen, since it is shared by them all. */
+  readonly identity: Identity;
+}
+
+/**
  * Virtual keys: issuing, managing and checking them. Secrets are generated here, returned once,
  * and kept only as HMAC-SHA-256 hashes. Every change is a `put` on the shared store, whose
  * change notices drop this instance's cached lookups, so a revocation anywhere is honoured at
@@ -76,7 +97,9 @@ export class KeyService {
   private readonly store: KeyStore;
   private readonly serverSecret: string;
   private readonly now: () => number;
-  private readonly cache: AuthCache;
+  private readonly cache: AuthCache<JudgedKey>;
+  /** The presented hash decoded for the constant-time compare; reused because `judge` is synchronous. */
+  private readonly presented = Buffer.alloc(32);
   private readonly unsubscribe: () => void;
   /** Syncs run one after another: a reload arriving during the start-up sync must not interleave with it. */
   private syncing: Promise<unknown> = Promise.resolve();
@@ -85,7 +108,7 @@ export class KeyService {
     this.store = opts.store;
     this.serverSecret = opts.serverSecret;
     this.now = opts.now ?? Date.now;
-    this.cache = new AuthCache(opts.cacheTtlMs ?? 5_000, opts.cacheMaxEntries ?? 10_000, this.now);
+    this.cache = new AuthCache<JudgedKey>(opts.cacheTtlMs ?? 5_000, opts.cacheMaxEntries ?? 10_000, this.now);
     this.unsubscribe = this.store.onChange((id) => this.cache.invalidate(id));
   }
 
@@ -189,20 +212,35 @@ export class KeyService {
    * StateUnavailableError when the store cannot be reached (a 503, not a 401).
    */
   async authenticate(secret: string): Promise<Identity | KeyAuthFailure> {
+    return this.check(secret);
+  }
+
+  /**
+   * `authenticate`, but answered synchronously when no store lookup is needed (an impossible
+   * secret, or a cached key whose checks pass), so the common request costs no promise; a
+   * promise otherwise. Throws nothing synchronously; the promise rejects as `authenticate` does.
+   */
+  check(secret: string): Identity | KeyAuthFailure | Promise<Identity | KeyAuthFailure> {
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { error: 'unknown' };
     const hash = hashKeySecret(this.serverSecret, secret);
-    const cached = this.cache.get(hash);
+    const now = this.now();
+    const cached = this.cache.get(hash, now);
     if (cached) {
-      const verdict = this.judge(cached, hash);
+      const verdict = this.judge(cached, hash, now);
       if (!('error' in verdict)) return verdict;
       // Cached data said no (a grace ended, an expiry passed): ask the store, it may know better.
       this.cache.invalidate(cached.id);
     }
+    return this.lookUp(hash);
+  }
+
+  private async lookUp(hash: string): Promise<Identity | KeyAuthFailure> {
     const token = this.cache.begin();
     const found = await this.store.findByHash(hash);
     if (!found) return { error: 'unknown' };
-    const verdict = this.judge(found, hash);
-    if (!('error' in verdict)) this.cache.set(hash, found, token);
+    const key = judgedKey(found);
+    const verdict = this.judge(key, hash, this.now());
+    if (!('error' in verdict)) this.cache.set(hash, key, token);
     return verdict;
   }
 
@@ -258,25 +296,22 @@ export class KeyService {
     this.cache.clear();
   }
 
-  private judge(record: KeyRecord, hash: string): Identity | KeyAuthFailure {
-    const now = this.now();
+  /**
+   * The verdict on `key` for the presented `hash` at `now`. Every time-dependent check (each
+   * secret's grace, revocation, the key's expiry) runs on every call; only what cannot change
+   * for a given record (decoded hashes, parsed dates, the identity) was prepared beforehand.
+   */
+  private judge(key: JudgedKey, hash: string, now: number): Identity | KeyAuthFailure {
+    // `hash` is always hashKeySecret's 64 hex digits: 32 bytes, decoded into the scratch buffer without allocating.
+    this.presented.write(hash, 0, 'hex');
     let live = false;
     // Every entry is compared (no early exit) so the time taken does not depend on which one matched.
-    for (const s of record.secrets) if (hashesEqual(s.hash, hash) && secretLive(s, now)) live = true;
+    for (const s of key.secrets) if (hashBytesEqual(s.hash, this.presented) && s.endsAtMs > now) live = true;
     if (!live) return { error: 'unknown' };
-    const status = keyStatus(record, now);
-    if (status !== 'active') return { error: status };
-    return {
-      kind: 'key',
-      keyId: record.id,
-      name: record.name,
-      ...withoutUndefined({
-        team: record.team,
-        routes: record.routes && [...record.routes],
-        limits: record.limits && { ...record.limits },
-        budget: record.budget && { ...record.budget },
-      }),
-    };
+    // keyStatus's order: revocation wins over expiry.
+    if (key.revoked) return { error: 'revoked' };
+    if (key.expiresAtMs <= now) return { error: 'expired' };
+    return key.identity;
   }
 
   /** The record of `id`; ids are only ever passed to the store's get, and the answer checked to be that id. */
@@ -308,6 +343,32 @@ export class KeyService {
   private futureTime(value: string, param: string, now: number): void {
     if (Date.parse(this.isoTime(value, param)) <= now) throw new KeyServiceError('invalid', `${param} must be in the future.`, param);
   }
+}
+
+/** A record prepared for `judge` (see JudgedKey). */
+function judgedKey(record: KeyRecord): JudgedKey {
+  return {
+    id: record.id,
+    secrets: record.secrets.map((s) => ({ hash: Buffer.from(s.hash, 'hex'), endsAtMs: s.expiresAt === undefined ? Infinity : Date.parse(s.expiresAt) })),
+    revoked: record.revokedAt !== undefined,
+    expiresAtMs: record.expiresAt === undefined ? Infinity : Date.parse(record.expiresAt),
+    identity: keyIdentity(record),
+  };
+}
+
+/**
+ * The identity of a key, copied out of the record (it never aliases store data) and deeply
+ * frozen: one object serves every request of the key while it is cached, so a handler that
+ * tried to change it would throw instead of leaking the change into other requests. (The
+ * casts keep Identity's mutable field types; nothing in src/ writes to a key's identity.)
+ */
+function keyIdentity(record: KeyRecord): Identity {
+  const identity: Identity = { kind: 'key', keyId: record.id, name: record.name };
+  if (record.team !== undefined) identity.team = record.team;
+  if (record.routes !== undefined) identity.routes = Object.freeze([...record.routes]) as string[];
+  if (record.limits !== undefined) identity.limits = Object.freeze({ ...record.limits });
+  if (record.budget !== undefined) identity.budget = Object.freeze({ ...record.budget });
+  return Object.freeze(identity);
 }
 
 function readOnly(id: string, verb: string): KeyServiceError {

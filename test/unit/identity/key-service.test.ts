@@ -296,3 +296,70 @@ describe('config keys', () => {
     expect((await service.get('nosecret'))!.prefix).toBe('');
   });
 });
+
+describe('the cached identity', () => {
+  it('is one frozen object per cached record, replaced when the record changes', async () => {
+    const { service, store } = setup();
+    const { key, secret } = await service.create({ name: 'a', team: 't', routes: ['chat'], limits: { rpm: 60 }, budget: { amountUsd: 10, period: 'month' } });
+    const first = await service.authenticate(secret);
+    const second = await service.authenticate(secret);
+    expect(second).toBe(first);
+    expect(store.calls.findByHash).toBe(1);
+    // Shared between requests, so nobody can change it (nor its arrays and objects) for the others.
+    expect(Object.isFrozen(first)).toBe(true);
+    const id = first as Extract<typeof first, { kind: string }>;
+    for (const part of [id.routes, id.limits, id.budget]) expect(Object.isFrozen(part)).toBe(true);
+    expect(() => id.routes!.push('embed')).toThrow(TypeError);
+    expect(() => ((id.limits as { rpm: number }).rpm = 1)).toThrow(TypeError);
+    // It does not alias the store's data either.
+    expect(id.routes).not.toBe(store.records.get(key.id)!.routes);
+
+    await service.patch(key.id, { routes: ['embed'], limits: null });
+    const third = await service.authenticate(secret);
+    expect(third).not.toBe(first);
+    expect(third).toEqual({ kind: 'key', keyId: key.id, name: 'a', team: 't', routes: ['embed'], budget: { amountUsd: 10, period: 'month' } });
+    expect(first).toMatchObject({ routes: ['chat'], limits: { rpm: 60 } });
+  });
+
+  it('the clock is still checked on every request: expiry and grace end are honoured while cached', async () => {
+    const { service, store, clock } = setup();
+    // Both ends fall inside the cache TTL (5 s): only the per-request checks can catch them.
+    const { key, secret } = await service.create({ name: 'a', expiresAt: new Date(clock.now() + 3_000).toISOString() });
+    const rotated = await service.rotate(key.id, 2);
+    expect(await service.authenticate(secret)).toMatchObject({ keyId: key.id });
+    expect(await service.authenticate(rotated.secret)).toMatchObject({ keyId: key.id });
+    const lookups = store.calls.findByHash;
+    clock.advance(1_999);
+    expect(await service.authenticate(secret)).toMatchObject({ keyId: key.id });
+    expect(await service.authenticate(rotated.secret)).toMatchObject({ keyId: key.id });
+    expect(store.calls.findByHash).toBe(lookups); // both answered from the cache
+    clock.advance(1);
+    expect(await service.authenticate(secret)).toEqual({ error: 'unknown' }); // grace over, without any change notice
+    expect(await service.authenticate(rotated.secret)).toMatchObject({ keyId: key.id });
+    clock.advance(1_000);
+    expect(await service.authenticate(rotated.secret)).toEqual({ error: 'expired' });
+  });
+
+  it('check answers a cached key synchronously, and otherwise as authenticate does', async () => {
+    const { service } = setup();
+    const { key, secret } = await service.create({ name: 'a' });
+    const miss = service.check(secret);
+    expect(miss).toBeInstanceOf(Promise);
+    expect(await miss).toMatchObject({ keyId: key.id });
+    const hit = service.check(secret);
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toBe(await service.authenticate(secret));
+    expect(service.check('')).toEqual({ error: 'unknown' });
+    expect(await service.check('sk-rt-unknown')).toEqual({ error: 'unknown' });
+  });
+
+  it('a record whose dates do not parse is judged as before (a bad grace end: not live; a bad expiry: not expired)', async () => {
+    const { service, store } = setup();
+    const { key, secret } = await service.create({ name: 'a' });
+    const r = store.records.get(key.id)!;
+    store.records.set(key.id, { ...r, expiresAt: 'not a date' });
+    expect(await service.authenticate(secret)).toMatchObject({ keyId: key.id });
+    await store.put({ ...r, secrets: [{ ...r.secrets[0]!, expiresAt: 'not a date' }] });
+    expect(await service.authenticate(secret)).toEqual({ error: 'unknown' });
+  });
+});
