@@ -498,9 +498,9 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   const s = served.stream;
   // Every event goes to the socket; a resumable stream's also to its buffer, with its id, and
   // the stream is read to its end when the client is gone (it may come back).
-  const emit = async (data: string): Promise<void> => {
-    if (!resumable) return writeEvent(res, data);
-    const id = await resumable.write(data);
+  const emit = (data: string): Promise<void> | undefined => (resumable ? emitResumable(resumable, data) : writeEvent(res, data));
+  const emitResumable = async (rs: ResumableStream, data: string): Promise<void> => {
+    const id = await rs.write(data);
     if (!res.destroyed) await writeFrame(res, formatEvent(id, data));
   };
   const gone = () => res.destroyed && !resumable;
@@ -545,7 +545,11 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
         const cost = reused.outcome ? 0 : usage.costOf(served.target, chunk.usage);
         (wire.usage as Record<string, unknown>).cost_usd = cost === null ? null : Number(formatUsd(cost));
       }
-      if (wire) await emit(JSON.stringify(wire));
+      if (wire) {
+        // Awaited only when the socket is backed up (or the event goes to a resumable buffer).
+        const written = emit(JSON.stringify(wire));
+        if (written) await written;
+      }
       if (gone()) break;
     }
     if (gone()) {

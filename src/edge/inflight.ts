@@ -163,36 +163,56 @@ export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> 
 
 /**
  * The chunks of a stream, ending (with the signal's reason) as soon as the signal aborts. One
- * abort listener and one promise for the whole stream, not one per chunk.
+ * abort listener for the whole stream; per chunk one promise and one reaction (the pending
+ * read is rejected by the listener), no race holding a reaction per chunk on a shared promise.
  */
 export function abortable<T>(chunks: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
       const it = chunks[Symbol.asyncIterator]();
-      let onAbort = () => {};
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(signal.reason);
-      });
-      aborted.catch(() => {});
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
       let over = false;
+      /** Rejects the read in progress, if any. */
+      let pending: ((err: unknown) => void) | undefined;
       const stop = () => {
         over = true;
         signal.removeEventListener('abort', onAbort);
         void Promise.resolve(it.return?.()).catch(() => {});
       };
+      /** Aborted with no read in progress: the next read rejects. */
+      let aborted = signal.aborted;
+      const onAbort = () => {
+        const reject = pending;
+        pending = undefined;
+        if (!reject) aborted = true;
+        if (!over) stop();
+        reject?.(signal.reason);
+      };
+      if (!aborted) signal.addEventListener('abort', onAbort, { once: true });
       return {
-        async next(): Promise<IteratorResult<T>> {
-          if (over) return { done: true, value: undefined };
-          try {
-            const r = await Promise.race([it.next(), aborted]);
-            if (r.done) stop();
-            return r;
-          } catch (err) {
-            stop();
-            throw err;
+        next(): Promise<IteratorResult<T>> {
+          if (aborted) {
+            aborted = false;
+            if (!over) stop();
+            return Promise.reject(signal.reason);
           }
+          if (over) return Promise.resolve({ done: true, value: undefined });
+          return new Promise<IteratorResult<T>>((resolve, reject) => {
+            pending = reject;
+            it.next().then(
+              (r) => {
+                if (pending !== reject) return; // aborted meanwhile: already rejected
+                pending = undefined;
+                if (r.done) stop();
+                resolve(r);
+              },
+              (err: unknown) => {
+                if (pending !== reject) return;
+                pending = undefined;
+                stop();
+                reject(err);
+              },
+            );
+          });
         },
         async return(): Promise<IteratorResult<T>> {
           if (!over) stop();

@@ -13,20 +13,23 @@ export function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Writes SSE text (whole frames), waiting for the socket to drain when it is backed up. */
-export async function writeSse(res: ServerResponse, text: string): Promise<void> {
-  if (res.destroyed || res.writableEnded) return;
+/**
+ * Writes SSE text (whole frames). A promise only when the socket is backed up (it resolves once
+ * drained): the common write costs no promise and no microtask per event.
+ */
+export function writeSse(res: ServerResponse, text: string): Promise<void> | undefined {
+  if (res.destroyed || res.writableEnded) return undefined;
   // Events produced in one turn of the event loop (an upstream packet often carries several)
   // leave in one write: corked until the turn ends, so a token still goes out in the turn it came.
   if (!res.writableCorked) {
     res.cork();
     process.nextTick(() => res.uncork());
   }
-  if (!res.write(text)) await drained(res);
+  return res.write(text) ? undefined : drained(res);
 }
 
 /** Writes one data-only SSE event. */
-export function writeEvent(res: ServerResponse, data: string): Promise<void> {
+export function writeEvent(res: ServerResponse, data: string): Promise<void> | undefined {
   return writeSse(res, `data: ${data}\n\n`);
 }
 

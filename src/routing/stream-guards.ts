@@ -53,16 +53,13 @@ export const STREAM_TOO_LONG = 'stream_too_long';
  * that streams forever is not relayed forever). One timer for the whole stream, refreshed per
  * read, and one stall promise: no timer, promise or closure per chunk.
  */
-function streamTimer(idleMs: number, provider: string, maxMs: number, now: () => number) {
+function streamTimer(idleMs: number, provider: string, maxMs: number, now: () => number, fail: (err: Error) => void) {
   const endAt = now() + maxMs;
   let timer: NodeJS.Timeout | undefined;
   /** The timer now runs to the end of maxMs, not an idle period: it is no longer refreshed. */
   let final = false;
   /** A read is waiting on the upstream (only then does silence count as a stall). */
   let waiting = false;
-  let fail: (err: Error) => void = () => {};
-  const stall = new Promise<never>((_, reject) => (fail = reject));
-  stall.catch(() => {});
   const onTimer = () => {
     if (final) {
       fail(new ProviderError({ kind: 'timeout', provider, retryable: false, code: STREAM_TOO_LONG, message: `the stream ran longer than the route's maxStreamMs (${maxMs} ms)` }));
@@ -72,8 +69,6 @@ function streamTimer(idleMs: number, provider: string, maxMs: number, now: () =>
     if (waiting) fail(new ProviderError({ kind: 'timeout', provider, message: `${provider}: stream stalled for ${idleMs} ms` }));
   };
   return {
-    /** Rejects when a timer fires. */
-    stall,
     /** A read starts waiting on the upstream: a new idle period (or the maxStreamMs timer takes over). */
     arm() {
       waiting = true;
@@ -138,7 +133,16 @@ export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): A
   return {
     [Symbol.asyncIterator](): AsyncIterator<ChatChunk> {
       const it = chunks[Symbol.asyncIterator]();
-      const timer = streamTimer(g.idleMs, g.provider, g.maxMs ?? Infinity, g.now ?? (() => performance.now()));
+      /** Rejects the read in progress (a timer fired while it waited). */
+      let pending: ((err: unknown) => void) | undefined;
+      /** A timer fired with no read waiting (only maxStreamMs can): the next read fails with it. */
+      let stalled: Error | undefined;
+      const timer = streamTimer(g.idleMs, g.provider, g.maxMs ?? Infinity, g.now ?? (() => performance.now()), (err) => {
+        const reject = pending;
+        pending = undefined;
+        if (reject) reject(err);
+        else stalled ??= err;
+      });
       /** Ends it once: `completed` when the upstream finished the stream. */
       const end = (completed: boolean) => {
         if (ended) return;
@@ -165,8 +169,24 @@ export function guardStream(chunks: AsyncIterable<ChatChunk>, g: StreamGuard): A
       return {
         next: () => {
           if (ended) return Promise.resolve({ done: true, value: undefined });
+          if (stalled) return Promise.reject(stalled).catch(onError);
           timer.arm();
-          return Promise.race([it.next(), timer.stall]).then(onChunk, onError);
+          // One promise and one reaction per chunk; the timer rejects the read it interrupts.
+          return new Promise<IteratorResult<ChatChunk>>((resolve, reject) => {
+            pending = reject;
+            it.next().then(
+              (r) => {
+                if (pending !== reject) return; // a timer failed this read already
+                pending = undefined;
+                resolve(r);
+              },
+              (err: unknown) => {
+                if (pending !== reject) return;
+                pending = undefined;
+                reject(err);
+              },
+            );
+          }).then(onChunk, onError);
         },
         async return() {
           end(false);

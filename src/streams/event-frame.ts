@@ -37,4 +37,4 @@ export function parseEventId(value: string): ResumePoint | undefined {
 }
 
 /** Writes one frame (an SSE event with its id line), waiting for the socket to drain when it is backed up. */
-export const writeFrame = (res: ServerResponse, frame: string): Promise<void> => writeSse(res, frame);
+export const writeFrame = (res: ServerResponse, frame: string): Promise<void> | undefined => writeSse(res, frame);
