@@ -30,7 +30,7 @@ import { toWireEmbeddingResponse } from '../wire/embeddings/embedding-response.j
 import { COST_HEADER, routerHeaders } from './chat-handler.js';
 import { identityOf } from './client-auth.js';
 import { toWireError, type WireError } from './http-errors.js';
-import { shuttingDownError, untilAborted, type InflightRegistry } from './inflight.js';
+import { shuttingDownError, type InflightRegistry } from './inflight.js';
 
 export interface EmbeddingsDeps {
   /** The dispatcher in force (config reloads replace it). */
@@ -99,9 +99,9 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
     const receivedAt = (res.locals.receivedAt as number | undefined) ?? performance.now();
     const requestId = res.locals.requestId as string;
     const flight = deps.inflight?.begin(res);
-    const stop = flight?.signal;
     // Aborts upstream work when the app goes away before the answer is complete, or the drain runs out.
-    const client = startDeadline({ parents: [stop] });
+    const client = startDeadline();
+    flight?.onStop((reason) => client.abort(reason));
     res.on('close', () => {
       if (!res.writableFinished) client.abort(new DOMException('client closed the request', 'AbortError'));
     });
@@ -160,7 +160,7 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
         return;
       }
       const pending = dispatcher.embed(embed, signal);
-      const served = await (stop ? untilAborted(pending, stop) : pending);
+      const served = await (flight ? flight.until(pending) : pending);
       const r = served.response;
       cached?.store(r, served.target);
       if (cached) res.setHeader('x-router-cache', cached.status);
@@ -185,9 +185,9 @@ export function createEmbeddingsHandler(deps: EmbeddingsDeps) {
       log.info({ route: embed.model, provider: served.target.provider, model: served.target.model, inputs: embed.inputs.length, ms: Math.round(totalMs), attempts: served.attempts.length }, 'embedded');
     } catch (err) {
       const attempts = err instanceof RouteError ? err.attempts : undefined;
-      if (stop?.aborted) {
+      if (flight?.stopped) {
         // The shutdown drain ran out before this request was answered.
-        client.abort(stop.reason);
+        client.abort(flight.reason);
         finish({ outcome: 'shutdown', attempts });
         count('none', 'shutdown');
         if (!res.headersSent && !res.destroyed) sendError(res, shuttingDownError(), undefined, usage);

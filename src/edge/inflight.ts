@@ -136,31 +136,6 @@ export function shuttingDownEvent(): string {
   return JSON.stringify({ error: { message: 'The router is shutting down: the stream was ended before it finished.', type: 'server_error', param: null, code: SHUTTING_DOWN } });
 }
 
-/** Rejects with the signal's reason as soon as it aborts (the promise itself is left to settle). */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      p.catch(() => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 /**
  * The chunks of a stream, ending (with the signal's reason) as soon as the signal aborts. One
  * abort listener for the whole stream; per chunk one promise and one reaction (the pending
