@@ -59,6 +59,31 @@ const amount = (v: unknown): number => (typeof v === 'number' && Number.isFinite
 
 const MODES = ['shared', 'local', 'refusing'] as const;
 
+/** A labelled counter child: what `counter.labels(…)` returns. */
+type Child = ReturnType<Counter<string>['labels']>;
+
+/**
+ * The children recordUsage increments for one (route, provider, model, key), made on first use.
+ * `counter.labels(…)` once instead of `counter.inc({…labels}, v)` per record: no label object
+ * per call. A child is bound to its metric, not to a snapshot of the metric's series (prom-client
+ * looks the series up at each inc), so it stays right after the metric is reset or a series
+ * removed: the next inc creates the series again, exactly as `inc(labels, v)` would.
+ */
+interface Series {
+  route: string;
+  provider: string;
+  model: string;
+  key: string;
+  cost?: Child;
+  prompt?: Child;
+  completion?: Child;
+  cachedPrompt?: Child;
+  reasoning?: Child;
+}
+
+/** Series (and cost-unknown children) kept; past it the cache starts over (label caps bound it already). */
+const MAX_CACHED_SERIES = 10_000;
+
 type CounterConfig<L extends string> = ConstructorParameters<typeof Counter<L>>[0];
 
 /**
@@ -174,6 +199,49 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
     for (const result of ['written', 'dropped', 'failed', 'spilled'] as const) grow(`usage.${result}`, s.usage?.[result], (d) => usageRecords.inc({ result }, d));
   }
 
+  // route → provider → model → key → Series; provider → model → cost-unknown child.
+  const series = new Map<string, Map<string, Map<string, Map<string, Series>>>>();
+  const unknown = new Map<string, Map<string, Child>>();
+  let cached = 0;
+  /** Room for one more cached entry: drops them all at the cap (children are cheap to make again). */
+  const makeRoom = () => {
+    if (cached < MAX_CACHED_SERIES) return;
+    series.clear();
+    unknown.clear();
+    cached = 0;
+  };
+
+  function seriesOf(route: string, provider: string, model: string, key: string): Series {
+    const hit = series.get(route)?.get(provider)?.get(model)?.get(key);
+    if (hit) return hit;
+    makeRoom();
+    let byProvider = series.get(route);
+    if (!byProvider) series.set(route, (byProvider = new Map()));
+    let byModel = byProvider.get(provider);
+    if (!byModel) byProvider.set(provider, (byModel = new Map()));
+    let byKey = byModel.get(model);
+    if (!byKey) byModel.set(model, (byKey = new Map()));
+    const made: Series = { route, provider, model, key };
+    byKey.set(key, made);
+    cached++;
+    return made;
+  }
+
+  function unknownOf(provider: string, model: string): Child {
+    const hit = unknown.get(provider)?.get(model);
+    if (hit) return hit;
+    makeRoom();
+    let byModel = unknown.get(provider);
+    if (!byModel) unknown.set(provider, (byModel = new Map()));
+    const made = costUnknown.labels({ provider, model });
+    byModel.set(model, made);
+    cached++;
+    return made;
+  }
+
+  /** key_tokens_total's child of a type (same label object, and key order, as `inc({ key, route, provider, model, type })`). */
+  const tokensChild = (s: Series, type: string): Child => keyTokens.labels({ key: s.key, route: s.route, provider: s.provider, model: s.model, type });
+
   return {
     /** Counts one finished request's spend and tokens. Never throws (a malformed record counts what it can). */
     recordUsage(record: UsageRecord): void {
@@ -181,22 +249,22 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
       const provider = providers.of(record.provider);
       const model = models.of(record.model);
       const key = keys.of(record.keyId);
-      if (record.costUsd === null || record.costUsd === undefined || !Number.isFinite(record.costUsd)) costUnknown.inc({ provider, model });
+      const s = seriesOf(route, provider, model, key);
+      if (record.costUsd === null || record.costUsd === undefined || !Number.isFinite(record.costUsd)) unknownOf(provider, model).inc();
       else {
         // inc(0) still creates the series: a free local model shows up as spending 0.
-        cost.inc({ route, provider, model, key }, amount(record.costUsd));
+        (s.cost ??= cost.labels({ route, provider, model, key })).inc(amount(record.costUsd));
       }
       const t = record.tokens ?? { prompt: 0, completion: 0 };
-      const types: Array<[string, unknown]> = [
-        ['prompt', t.prompt],
-        ['completion', t.completion],
-        ['cached_prompt', t.cachedPrompt],
-        ['reasoning', t.reasoning],
-      ];
-      for (const [type, n] of types) {
-        const v = amount(n);
-        if (v > 0) keyTokens.inc({ key, route, provider, model, type }, v);
-      }
+      // The types in the order the series were always created: prompt, completion, cached_prompt, reasoning.
+      let v = amount(t.prompt);
+      if (v > 0) (s.prompt ??= tokensChild(s, 'prompt')).inc(v);
+      v = amount(t.completion);
+      if (v > 0) (s.completion ??= tokensChild(s, 'completion')).inc(v);
+      v = amount(t.cachedPrompt);
+      if (v > 0) (s.cachedPrompt ??= tokensChild(s, 'cached_prompt')).inc(v);
+      v = amount(t.reasoning);
+      if (v > 0) (s.reasoning ??= tokensChild(s, 'reasoning')).inc(v);
     },
 
     /** A request refused by a limit; kind e.g. requests, tokens, inflight, budget. */

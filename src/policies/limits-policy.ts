@@ -7,7 +7,7 @@
  */
 import type { Identity } from '../identity/types.js';
 import type { Budget, BucketSpec, BucketState, LimiterStore, RateLimits } from '../state/types.js';
-import { rateLimitHeaders } from './rate-limit-headers.js';
+import { rateLimitHeadersOf, tighter } from './rate-limit-headers.js';
 
 const MINUTE = 60_000;
 /** Nano-dollars per USD: budgets are integers, so sums never drift. */
@@ -115,21 +115,172 @@ export interface LimitsPolicyDeps {
   onSoftThreshold?(info: { owner: string; budget: Budget; spentUsd: number }): void;
 }
 
-function headersOf(planned: PlannedBucket[], states: BucketState[]): Record<string, string> {
-  const byKey = new Map(states.map((s) => [s.key, s]));
-  const of = (role: Role) => planned.filter((p) => p.role === role).flatMap((p) => byKey.get(p.spec.key) ?? []);
-  return rateLimitHeaders(of('requests'), of('tokens'));
+/**
+ * x-ratelimit-* headers from the tightest request and token bucket. A loop rather than a Map of
+ * the states and filtered arrays: it runs on every admitted request. Stores answer `states` in
+ * the order of the specs (keys are unique within a call), so `states[i]` is normally the one;
+ * the search is the fallback.
+ */
+function headersOf(planned: readonly PlannedBucket[], states: readonly BucketState[]): Record<string, string> {
+  let requests: BucketState | undefined;
+  let tokens: BucketState | undefined;
+  for (let i = 0; i < planned.length; i++) {
+    const p = planned[i]!;
+    if (p.role !== 'requests' && p.role !== 'tokens') continue;
+    const key = p.spec.key;
+    let s = states[i]?.key === key ? states[i] : undefined;
+    if (!s) for (const c of states) if (c.key === key) s = c;
+    if (!s) continue;
+    if (p.role === 'requests') requests = tighter(requests, s);
+    else tokens = tighter(tokens, s);
+  }
+  return rateLimitHeadersOf(requests, tokens);
 }
+
+/**
+ * What `planBuckets` returned for one (route, key) and the inputs it read, except the amounts.
+ * A request's plan differs from another's of the same inputs only in the amounts of its token
+ * and budget buckets (keys, limits and labels do not depend on them), so the plan is built
+ * once per shape (keys and labels are strings built once, not per request) and a request
+ * only fills in its amounts. The inputs are compared by value, never by object identity:
+ * identities are fresh objects per request, and a config reload or a key edit that changes a
+ * limit is a different shape, whatever objects carry it.
+ */
+interface Shape {
+  /** planBuckets' answer for the first demand of this shape; frozen, shared by every admission of it. */
+  planned: readonly PlannedBucket[];
+  specs: readonly BucketSpec[];
+  /** Some bucket's amount depends on the demand (tokens per minute, budgets). */
+  variable: boolean;
+  /** The inputs, flattened: key limits, per-key route limits, route limits, key budget, team, team budget. */
+  inputs: readonly unknown[];
+}
+
+/** Distinct (route, key) shapes kept; past it the cache starts over (JWT subjects are unbounded). */
+const MAX_SHAPES = 10_000;
+
+/** Every input of planBuckets but the route, the key id and the amounts, in a fixed order. */
+function inputsOf(d: Demand): unknown[] {
+  const out: unknown[] = [];
+  pushInputs(out, d);
+  return out;
+}
+function pushInputs(out: unknown[], d: Demand): void {
+  const id = d.identity;
+  const l = id?.limits;
+  const k = d.routeLimits?.perKey;
+  const g = d.routeLimits?.global;
+  out.push(l?.rpm, l?.tpm, l?.maxInFlight, k?.rpm, k?.tpm, k?.maxInFlight, g?.rpm, g?.tpm, g?.maxInFlight);
+  pushBudget(out, id?.budget);
+  out.push(id?.team);
+  pushBudget(out, d.teamBudget);
+}
+function pushBudget(out: unknown[], b: Budget | undefined): void {
+  out.push(b !== undefined, b?.amountUsd, b?.period, b?.softRatio);
+}
+
+/** Whether a demand has the inputs a shape was built from (same order as pushInputs; no allocation). */
+function sameInputs(s: readonly unknown[], d: Demand): boolean {
+  const id = d.identity;
+  const l = id?.limits;
+  const k = d.routeLimits?.perKey;
+  const g = d.routeLimits?.global;
+  return (
+    s[0] === l?.rpm && s[1] === l?.tpm && s[2] === l?.maxInFlight &&
+    s[3] === k?.rpm && s[4] === k?.tpm && s[5] === k?.maxInFlight &&
+    s[6] === g?.rpm && s[7] === g?.tpm && s[8] === g?.maxInFlight &&
+    sameBudget(s, 9, id?.budget) && s[13] === id?.team && sameBudget(s, 14, d.teamBudget)
+  );
+}
+function sameBudget(s: readonly unknown[], at: number, b: Budget | undefined): boolean {
+  return s[at] === (b !== undefined) && s[at + 1] === b?.amountUsd && s[at + 2] === b?.period && s[at + 3] === b?.softRatio;
+}
+
+/** A shape from planBuckets, frozen so that sharing it between requests stays safe. */
+function shapeOf(d: Demand): Shape {
+  const planned = planBuckets(d).map((p) =>
+    Object.freeze({
+      ...p,
+      spec: Object.freeze(p.spec),
+      // A copy: the caller's budget object (an identity's, the config's) is not ours to freeze.
+      ...(p.budget ? { budget: Object.freeze({ owner: p.budget.owner, budget: Object.freeze({ ...p.budget.budget }) }) } : {}),
+    }),
+  );
+  return {
+    planned: Object.freeze(planned),
+    specs: Object.freeze(planned.map((p) => p.spec)),
+    variable: planned.some((p) => isVariable(p)),
+    inputs: Object.freeze(inputsOf(d)),
+  };
+}
+
+/** Token and budget buckets take the demand's amounts; request and in-flight buckets never vary. */
+const isVariable = (p: PlannedBucket): boolean => (p.role === 'tokens' && p.spec.kind === 'rate') || (p.role === 'budget' && p.spec.kind === 'period');
+
+/** The plan of a demand from its shape: the shape's own arrays when no amount differs, else copies of the buckets whose amount does. */
+function instantiate(shape: Shape, d: Demand): { planned: readonly PlannedBucket[]; specs: readonly BucketSpec[] } {
+  if (!shape.variable) return shape;
+  const cost = d.worstCaseNanos ?? 0;
+  let planned: PlannedBucket[] | undefined;
+  let specs: BucketSpec[] | undefined;
+  for (let i = 0; i < shape.planned.length; i++) {
+    const t = shape.planned[i]!;
+    let p = t;
+    // Same literals (and key order) as planBuckets builds.
+    if (t.role === 'tokens' && t.spec.kind === 'rate' && t.spec.amount !== d.tokens) {
+      p = { role: t.role, label: t.label, spec: { kind: 'rate', key: t.spec.key, limit: t.spec.limit, windowMs: t.spec.windowMs, amount: d.tokens } };
+    } else if (t.role === 'budget' && t.spec.kind === 'period' && t.spec.amount !== cost) {
+      p = { role: t.role, label: t.label, spec: { kind: 'period', key: t.spec.key, limit: t.spec.limit, period: t.spec.period, amount: cost }, budget: t.budget! };
+    }
+    if (p !== t && !planned) {
+      planned = shape.planned.slice(0, i);
+      specs = shape.specs.slice(0, i);
+    }
+    if (planned) {
+      planned.push(p);
+      specs!.push(p.spec);
+    }
+  }
+  return planned ? { planned, specs: specs! } : shape;
+}
+
+const hasSoftThreshold = (p: PlannedBucket): boolean => p.budget?.budget.softRatio !== undefined;
 
 /** The policy: `admit` before routing, `settle` when the answer is complete (or failed). */
 export function createLimitsPolicy(deps: LimitsPolicyDeps) {
   const warned = new Set<string>();
+  /** Route → key id → shape (see Shape). */
+  const shapes = new Map<string, Map<string, Shape>>();
+  let shapeCount = 0;
+
+  /** The buckets of a demand: planBuckets' answer, without building it again for a known shape. */
+  function plan(d: Demand): { planned: readonly PlannedBucket[]; specs: readonly BucketSpec[] } {
+    const id = d.identity?.keyId;
+    if (typeof id !== 'string' || typeof d.route !== 'string') return shapeOf(d);
+    let byKey = shapes.get(d.route);
+    let shape = byKey?.get(id);
+    if (!shape || !sameInputs(shape.inputs, d)) {
+      if (shapeCount >= MAX_SHAPES) {
+        shapes.clear();
+        shapeCount = 0;
+        byKey = undefined;
+      }
+      if (!byKey) shapes.set(d.route, (byKey = new Map()));
+      if (!byKey.has(id)) shapeCount++;
+      byKey.set(id, (shape = shapeOf(d)));
+    }
+    return instantiate(shape, d);
+  }
+
   return {
     /** Reserves every bucket or none; throws LimitRefusal naming the limit hit. */
     async admit(d: Demand): Promise<Admission> {
-      const planned = planBuckets(d);
+      const { planned: shared, specs } = plan(d);
+      // Admission.planned is a mutable array by its type; the shared, frozen one is read-only
+      // at run time (nobody writes to it: the meter and settle only read).
+      const planned = shared as PlannedBucket[];
       if (!planned.length) return { planned, headers: {} };
-      const r = await deps.limiter.reserve(planned.map((p) => p.spec), { ttlMs: deps.reservationTtlMs });
+      const r = await deps.limiter.reserve(specs as BucketSpec[], { ttlMs: deps.reservationTtlMs });
       const headers = headersOf(planned, r.states);
       if (!r.ok) {
         const hit = planned.find((p) => p.spec.key === r.refused);
@@ -149,11 +300,11 @@ export function createLimitsPolicy(deps: LimitsPolicyDeps) {
     /** Corrects the reservation with real usage and frees the in-flight slots. Never throws. */
     async settle(a: Admission, actual: Actual): Promise<void> {
       if (!a.reservation) return;
-      const amounts = a.planned.flatMap((p) => {
-        if (p.spec.kind === 'concurrency') return [];
-        const amount = p.role === 'requests' ? 1 : p.role === 'tokens' ? actual.tokens : actual.costNanos;
-        return [{ key: p.spec.key, amount }];
-      });
+      const amounts: Array<{ key: string; amount: number }> = [];
+      for (const p of a.planned) {
+        if (p.spec.kind === 'concurrency') continue;
+        amounts.push({ key: p.spec.key, amount: p.role === 'requests' ? 1 : p.role === 'tokens' ? actual.tokens : actual.costNanos });
+      }
       try {
         await deps.limiter.settle(a.reservation, amounts);
       } catch {
@@ -161,8 +312,9 @@ export function createLimitsPolicy(deps: LimitsPolicyDeps) {
         return;
       }
       if (!deps.onSoftThreshold) return;
-      const budgets = a.planned.filter((p) => p.budget?.budget.softRatio !== undefined);
-      if (!budgets.length) return;
+      // Most admissions have no budget with a soft threshold: check before building the list.
+      if (!a.planned.some(hasSoftThreshold)) return;
+      const budgets = a.planned.filter(hasSoftThreshold);
       try {
         const states = await deps.limiter.peek(budgets.map((p) => p.spec));
         for (const [i, p] of budgets.entries()) {

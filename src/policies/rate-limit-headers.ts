@@ -15,25 +15,31 @@ export function formatResetDuration(ms: number): string {
   return `${s}s`;
 }
 
+/** The more constraining of two states (least remaining, then latest reset; the first on a tie). */
+export function tighter(best: BucketState | undefined, s: BucketState): BucketState {
+  return !best || s.remaining < best.remaining || (s.remaining === best.remaining && s.resetMs > best.resetMs) ? s : best;
+}
+
 /** The most constraining state of a kind (least remaining, then latest reset). */
 export function tightest(states: readonly BucketState[]): BucketState | undefined {
   let best: BucketState | undefined;
-  for (const s of states) {
-    if (!best || s.remaining < best.remaining || (s.remaining === best.remaining && s.resetMs > best.resetMs)) best = s;
-  }
+  for (const s of states) best = tighter(best, s);
   return best;
 }
 
 /** x-ratelimit-{limit,remaining,reset}-{requests,tokens} from the request and token buckets. */
 export function rateLimitHeaders(requests: readonly BucketState[], tokens: readonly BucketState[]): Record<string, string> {
+  return rateLimitHeadersOf(tightest(requests), tightest(tokens));
+}
+
+/** The same headers from the tightest request and token bucket already picked (the policy folds them in one loop, no arrays). */
+export function rateLimitHeadersOf(r: BucketState | undefined, t: BucketState | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  const r = tightest(requests);
   if (r) {
     out['x-ratelimit-limit-requests'] = String(r.limit);
     out['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(r.remaining)));
     out['x-ratelimit-reset-requests'] = formatResetDuration(r.resetMs);
   }
-  const t = tightest(tokens);
   if (t) {
     out['x-ratelimit-limit-tokens'] = String(t.limit);
     out['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(t.remaining)));

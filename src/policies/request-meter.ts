@@ -16,7 +16,7 @@ import type { Identity } from '../identity/types.js';
 import type { UsageMetrics } from '../observability/usage-metrics.js';
 import type { Attempt } from '../routing/attempts.js';
 import { estimateTokens } from '../routing/token-count.js';
-import type { Budget, LimiterStore, UsageRecord, UsageSink } from '../state/types.js';
+import type { BucketSpec, Budget, LimiterStore, UsageRecord, UsageSink } from '../state/types.js';
 import type { Admission, LimitKind, LimitsPolicy } from './limits-policy.js';
 
 /** What the meter reads from the router in force (getters: config reloads replace them). */
@@ -97,16 +97,29 @@ const positive = (details: Record<string, unknown> | undefined, key: string): nu
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined;
 };
 
-/** Record token counts from reported usage. */
+/** Record token counts from reported usage (built in the key order the record always had). */
 function tokensOf(u: Usage): UsageRecord['tokens'] {
   const cached = positive(u.promptTokensDetails, 'cached_tokens');
   const reasoning = positive(u.completionTokensDetails, 'reasoning_tokens');
-  return {
-    prompt: u.promptTokens,
-    completion: u.completionTokens,
-    ...(cached !== undefined ? { cachedPrompt: cached } : {}),
-    ...(reasoning !== undefined ? { reasoning } : {}),
-  };
+  const out: UsageRecord['tokens'] = { prompt: u.promptTokens, completion: u.completionTokens };
+  if (cached !== undefined) out.cachedPrompt = cached;
+  if (reasoning !== undefined) out.reasoning = reasoning;
+  return out;
+}
+
+/**
+ * `new Date().toISOString()`, formatted once per millisecond: it has millisecond resolution,
+ * and a busy router finishes several requests within one.
+ */
+let isoMs = Number.NaN;
+let iso = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
 }
 
 /** A cheap prompt estimate (no tokenizer): for records where an exact count changes nothing. */
@@ -130,134 +143,182 @@ function countsTokens(identity: Identity, route: RouteConfig, teamBudget: Budget
   return tpm !== undefined || identity.budget !== undefined || teamBudget !== undefined;
 }
 
+/** What every request's accounting shares: the deps and the pricing. */
+interface MeterCore {
+  deps: RequestMeterDeps;
+  priceOf: (target: Target) => Price | null;
+}
+
+/**
+ * One request's accounting. A class, not an object of closures: begin runs on every request,
+ * and its methods live once on the prototype instead of being allocated per request. Call the
+ * methods on the object (`usage.finish(…)`); every caller does.
+ */
+class MeteredRequest implements RequestUsage {
+  private chat: ChatRequest | undefined;
+  private routeName = 'unknown';
+  private admission: Admission | undefined;
+  private limits: LimitsPolicy | undefined;
+  /** Prompt tokens counted before dispatch (when a limit needed them). */
+  private counted: number | undefined;
+  private finished = false;
+  /** The meter's pricing (a shared function, not a per-request closure). */
+  readonly priceOf: (target: Target) => Price | null;
+
+  constructor(
+    private readonly core: MeterCore,
+    private readonly requestId: string,
+    private readonly identity: Identity | undefined,
+    private readonly receivedAt: number,
+  ) {
+    this.priceOf = core.priceOf;
+  }
+
+  request(c: ChatRequest, known: boolean): void {
+    this.chat = c;
+    this.routeName = known ? c.model : 'unknown';
+  }
+
+  async admit(c: ChatRequest, route: RouteConfig): Promise<void> {
+    const { deps, priceOf } = this.core;
+    const identity = this.identity;
+    this.chat = c;
+    this.routeName = c.model;
+    const limits = (this.limits = deps.limits());
+    if (!limits || !identity) return;
+    const teamBudget = identity.team !== undefined ? deps.teamBudget(identity.team) : undefined;
+    let tokens = 0;
+    let worst: number | null = null;
+    if (countsTokens(identity, route, teamBudget)) {
+      const first = route.targets[0]!;
+      const counted = (this.counted = await countRequestTokens(c, first.model));
+      const maxOut = maxCompletionTokens(c, route);
+      tokens = counted + maxOut;
+      for (const t of route.targets) {
+        const w = worstCaseNanos(counted, maxOut, priceOf(t));
+        if (w !== null && (worst === null || w > worst)) worst = w;
+      }
+    }
+    this.admission = await limits.admit({ route: c.model, identity, routeLimits: route.limits, teamBudget, tokens, worstCaseNanos: worst });
+  }
+
+  headers(): Record<string, string> {
+    return this.admission?.headers ?? {};
+  }
+
+  costOf(target: Target, usage: Usage): number | null {
+    return costNanos(usage, this.core.priceOf(target));
+  }
+
+  async finish(end: MeterEnd): Promise<Metered | undefined> {
+    if (this.finished) return undefined;
+    this.finished = true;
+    const { deps } = this.core;
+    const { identity, chat } = this;
+    try {
+      let tokens: UsageRecord['tokens'];
+      try {
+        // Reported usage (the common case) is read synchronously: no promise, no await.
+        tokens = end.usage ? tokensOf(end.usage) : !end.target || !chat || end.streamedText === undefined ? { prompt: 0, completion: 0 } : await this.countTokens(end.target, chat, end.streamedText);
+      } catch (err) {
+        // A tokenizer that fails to load must not keep the reservation (and its in-flight slot) until it expires.
+        deps.logger.warn({ requestId: this.requestId, err: (err as Error).message }, 'token count failed; estimating');
+        tokens = end.target && chat ? { prompt: this.counted ?? estimatePrompt(chat), completion: estimateTokens(end.streamedText ?? '') } : { prompt: 0, completion: 0 };
+      }
+      const used = tokens.prompt + tokens.completion;
+      let nanos: number | null = 0;
+      if (end.target && used > 0) {
+        nanos = end.usage ? this.costOf(end.target, end.usage) : costNanos({ promptTokens: tokens.prompt, completionTokens: tokens.completion, totalTokens: used }, this.priceOf(end.target));
+      }
+      const { admission, limits } = this;
+      // Without a reservation settle does nothing: skip its promise.
+      if (admission?.reservation && limits) await limits.settle(admission, { tokens: used, costNanos: nanos ?? 0 });
+      const target = end.target;
+      let fallbacks: string[] | undefined;
+      if (end.attempts) {
+        for (const a of end.attempts) {
+          if (a.outcome !== 'ok' && !(target && a.provider === target.provider && a.model === target.model)) (fallbacks ??= []).push(`${a.provider}/${a.model}:${a.outcome}`);
+        }
+      }
+      // Built field by field rather than with spreads of temporary objects; the key order (what
+      // the ledger's JSON lines show) is the one the record always had.
+      const r: Partial<Record<keyof UsageRecord, unknown>> = { time: isoNow(), requestId: this.requestId };
+      if (identity && identity.kind !== 'anonymous') r.keyId = identity.keyId;
+      if (identity?.team !== undefined) r.team = identity.team;
+      r.route = this.routeName;
+      if (target) {
+        r.provider = target.provider;
+        r.model = target.model;
+      }
+      r.tokens = tokens;
+      r.costUsd = nanos === null ? null : nanosToUsd(nanos);
+      r.latencyMs = Math.round(performance.now() - this.receivedAt);
+      if (end.ttftMs !== undefined) r.ttftMs = Math.round(end.ttftMs);
+      r.outcome = end.outcome;
+      r.stream = chat?.stream ?? false;
+      if (fallbacks) r.fallbacks = fallbacks;
+      if (end.filters && Object.keys(end.filters).length) r.filters = end.filters;
+      r.traffic = 'live';
+      const record = r as UsageRecord;
+      deps.usage()?.append(record);
+      deps.metrics.recordUsage(record);
+      if (end.limitKind) deps.metrics.limitRefused(this.routeName, end.limitKind);
+      if (admission) this.budgetGauge(admission);
+      return { tokens, costNanos: nanos, record };
+    } catch (err) {
+      deps.logger.warn({ requestId: this.requestId, err: (err as Error).message }, 'usage accounting failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * Nothing reported: what was sent and what the app received (an abort, a broken stream).
+   * Exact counts where a token or budget limit applied (its tokenizer is loaded already: the
+   * prompt was counted at admission); an estimate otherwise, so that accounting for an
+   * interrupted stream never stalls the event loop loading a tokenizer (~0.5 s).
+   */
+  private async countTokens(target: Target, chat: ChatRequest, text: string): Promise<UsageRecord['tokens']> {
+    const precise = !!this.admission?.planned.some((p) => p.role === 'tokens' || p.role === 'budget');
+    const prompt = this.counted ?? (precise ? await countRequestTokens(chat, target.model) : estimatePrompt(chat));
+    const completion = !text ? 0 : precise ? await countTextTokens(text, target.model) : estimateTokens(text);
+    return { prompt, completion };
+  }
+
+  /** The share of its budget the key has spent now, for llm_router_budget_use_ratio (only when the key has a budget bucket). */
+  private budgetGauge(a: Admission): void {
+    const identity = this.identity;
+    if (!identity) return;
+    for (const p of a.planned) {
+      // The prefix string is built only for budget buckets: most admissions have none.
+      if (p.role !== 'budget' || !p.spec.key.startsWith(`budget:key:${identity.keyId}:`)) continue;
+      const limiter = this.core.deps.limiter?.();
+      if (limiter) void this.peekBudget(limiter, identity.keyId, p.spec);
+      return;
+    }
+  }
+
+  private async peekBudget(limiter: LimiterStore, keyId: string, spec: BucketSpec): Promise<void> {
+    try {
+      const [s] = await limiter.peek([spec]);
+      if (s && s.limit > 0) this.core.deps.metrics.budgetUse(keyId, (s.limit - s.remaining) / s.limit);
+    } catch {
+      // A gauge is not worth an error: the next request updates it.
+    }
+  }
+}
+
 /** Accounting for requests: see the module comment. */
 export function createRequestMeter(deps: RequestMeterDeps) {
   const priceOf = (target: Target): Price | null => {
     const kind = deps.providerKind(target.provider);
     return kind === undefined ? null : deps.prices().priceFor({ provider: target.provider, providerKind: kind, model: target.model });
   };
+  const core: MeterCore = { deps, priceOf };
 
   return {
     /** Starts the accounting of a request that arrived at `receivedAt` (performance.now()). */
     begin(ctx: { requestId: string; identity: Identity | undefined; receivedAt: number }): RequestUsage {
-      const { identity } = ctx;
-      let chat: ChatRequest | undefined;
-      let routeName = 'unknown';
-      let admission: Admission | undefined;
-      let limits: LimitsPolicy | undefined;
-      /** Prompt tokens counted before dispatch (when a limit needed them). */
-      let counted: number | undefined;
-      let finished = false;
-
-      const costOf = (target: Target, usage: Usage) => costNanos(usage, priceOf(target));
-
-      /** The share of its budget the key has spent now, for llm_router_budget_use_ratio. */
-      async function budgetGauge(a: Admission): Promise<void> {
-        const bucket = identity && a.planned.find((p) => p.role === 'budget' && p.spec.key.startsWith(`budget:key:${identity.keyId}:`));
-        const limiter = deps.limiter?.();
-        if (!bucket || !limiter || !identity) return;
-        try {
-          const [s] = await limiter.peek([bucket.spec]);
-          if (s && s.limit > 0) deps.metrics.budgetUse(identity.keyId, (s.limit - s.remaining) / s.limit);
-        } catch {
-          // A gauge is not worth an error: the next request updates it.
-        }
-      }
-
-      /**
-       * Exact counts where a token or budget limit applied (its tokenizer is loaded already:
-       * the prompt was counted at admission); an estimate otherwise, so that accounting for an
-       * interrupted stream never stalls the event loop loading a tokenizer (~0.5 s).
-       */
-      const exact = () => !!admission?.planned.some((p) => p.role === 'tokens' || p.role === 'budget');
-
-      async function resolveTokens(end: MeterEnd): Promise<UsageRecord['tokens']> {
-        if (end.usage) return tokensOf(end.usage);
-        if (!end.target || !chat || end.streamedText === undefined) return { prompt: 0, completion: 0 };
-        // Nothing reported: what was sent and what the app received (an abort, a broken stream).
-        const precise = exact();
-        const prompt = counted ?? (precise ? await countRequestTokens(chat, end.target.model) : estimatePrompt(chat));
-        const text = end.streamedText;
-        const completion = !text ? 0 : precise ? await countTextTokens(text, end.target.model) : estimateTokens(text);
-        return { prompt, completion };
-      }
-
-      return {
-        request(c, known) {
-          chat = c;
-          routeName = known ? c.model : 'unknown';
-        },
-
-        async admit(c, route) {
-          chat = c;
-          routeName = c.model;
-          limits = deps.limits();
-          if (!limits || !identity) return;
-          const teamBudget = identity.team !== undefined ? deps.teamBudget(identity.team) : undefined;
-          let tokens = 0;
-          let worst: number | null = null;
-          if (countsTokens(identity, route, teamBudget)) {
-            const first = route.targets[0]!;
-            counted = await countRequestTokens(c, first.model);
-            const maxOut = maxCompletionTokens(c, route);
-            tokens = counted + maxOut;
-            for (const t of route.targets) {
-              const w = worstCaseNanos(counted, maxOut, priceOf(t));
-              if (w !== null && (worst === null || w > worst)) worst = w;
-            }
-          }
-          admission = await limits.admit({ route: c.model, identity, routeLimits: route.limits, teamBudget, tokens, worstCaseNanos: worst });
-        },
-
-        headers: () => admission?.headers ?? {},
-        priceOf,
-        costOf,
-
-        async finish(end) {
-          if (finished) return undefined;
-          finished = true;
-          try {
-            const tokens = await resolveTokens(end).catch((err: unknown) => {
-              // A tokenizer that fails to load must not keep the reservation (and its in-flight slot) until it expires.
-              deps.logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'token count failed; estimating');
-              return end.target && chat ? { prompt: counted ?? estimatePrompt(chat), completion: estimateTokens(end.streamedText ?? '') } : { prompt: 0, completion: 0 };
-            });
-            const used = tokens.prompt + tokens.completion;
-            let nanos: number | null = 0;
-            if (end.target && used > 0) {
-              nanos = end.usage ? costOf(end.target, end.usage) : costNanos({ promptTokens: tokens.prompt, completionTokens: tokens.completion, totalTokens: used }, priceOf(end.target));
-            }
-            if (admission && limits) await limits.settle(admission, { tokens: used, costNanos: nanos ?? 0 });
-            const target = end.target;
-            const fallbacks = (end.attempts ?? []).filter((a) => a.outcome !== 'ok' && !(target && a.provider === target.provider && a.model === target.model)).map((a) => `${a.provider}/${a.model}:${a.outcome}`);
-            const record: UsageRecord = {
-              time: new Date().toISOString(),
-              requestId: ctx.requestId,
-              ...(identity && identity.kind !== 'anonymous' ? { keyId: identity.keyId } : {}),
-              ...(identity?.team !== undefined ? { team: identity.team } : {}),
-              route: routeName,
-              ...(target ? { provider: target.provider, model: target.model } : {}),
-              tokens,
-              costUsd: nanos === null ? null : nanosToUsd(nanos),
-              latencyMs: Math.round(performance.now() - ctx.receivedAt),
-              ...(end.ttftMs !== undefined ? { ttftMs: Math.round(end.ttftMs) } : {}),
-              outcome: end.outcome,
-              stream: chat?.stream ?? false,
-              ...(fallbacks.length ? { fallbacks } : {}),
-              ...(end.filters && Object.keys(end.filters).length ? { filters: end.filters } : {}),
-              traffic: 'live',
-            };
-            deps.usage()?.append(record);
-            deps.metrics.recordUsage(record);
-            if (end.limitKind) deps.metrics.limitRefused(routeName, end.limitKind);
-            if (admission) void budgetGauge(admission);
-            return { tokens, costNanos: nanos, record };
-          } catch (err) {
-            deps.logger.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'usage accounting failed');
-            return undefined;
-          }
-        },
-      };
+      return new MeteredRequest(core, ctx.requestId, ctx.identity, ctx.receivedAt);
     },
   };
 }

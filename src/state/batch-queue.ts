@@ -36,6 +36,8 @@ export interface BatchQueueStats {
 export class BatchQueue<T> {
   private queue: T[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The pending timer is a zero-delay one (a full batch waits). */
+  private immediate = false;
   private draining: Promise<void> | undefined;
   private readonly counters = { written: 0, dropped: 0, failed: 0 };
   private droppedSinceLog = 0;
@@ -68,8 +70,13 @@ export class BatchQueue<T> {
       return;
     }
     this.queue.push(item);
-    if (this.queue.length >= this.maxBatch) this.kick(0);
-    else if (!this.timer) this.kick(this.intervalMs);
+    // A running drain loops until the queue is empty, so it takes this item too: no timer. And
+    // an immediate batch already scheduled needs no new timer per item (at a few thousand
+    // records a second, re-arming it on every push was a clearTimeout + setTimeout each).
+    if (this.draining) return;
+    if (this.queue.length >= this.maxBatch) {
+      if (!(this.timer && this.immediate)) this.kick(0);
+    } else if (!this.timer) this.kick(this.intervalMs);
   }
 
   /** Writes everything queued so far; resolves when it is on its way out (written or failed). */
@@ -90,6 +97,7 @@ export class BatchQueue<T> {
   private kick(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
     // Unref: a pending batch must not keep a finished process alive; close() flushes it.
+    this.immediate = delayMs === 0;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void (this.draining ?? this.drain());

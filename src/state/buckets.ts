@@ -154,17 +154,25 @@ export type ReservePlan =
  * untouched levels and `retryAfterMs` is for the first bucket that did not fit.
  */
 export function planReserve(specs: BucketSpec[], levels: CurrentLevel[], nowMs: number): ReservePlan {
-  const refusedIndex = specs.findIndex((spec, i) => !fits(spec, levels[i]!));
-  if (refusedIndex >= 0) {
-    return {
-      ok: false,
-      refusedIndex,
-      retryAfterMs: retryAfterMs(specs[refusedIndex]!, levels[refusedIndex]!, nowMs),
-      states: specs.map((spec, i) => bucketState(spec, levels[i]!, nowMs)),
-    };
+  // Plain loops (this runs on every limited request): the same order of checks as
+  // findIndex/map, without their closures.
+  const n = specs.length;
+  let refusedIndex = -1;
+  for (let i = 0; i < n; i++) {
+    if (!fits(specs[i]!, levels[i]!)) {
+      refusedIndex = i;
+      break;
+    }
   }
-  const after = specs.map((spec, i) => take(spec, levels[i]!));
-  return { ok: true, after, states: specs.map((spec, i) => bucketState(spec, after[i]!, nowMs)) };
+  const states: BucketState[] = new Array(n);
+  if (refusedIndex >= 0) {
+    for (let i = 0; i < n; i++) states[i] = bucketState(specs[i]!, levels[i]!, nowMs);
+    return { ok: false, refusedIndex, retryAfterMs: retryAfterMs(specs[refusedIndex]!, levels[refusedIndex]!, nowMs), states };
+  }
+  const after: CurrentLevel[] = new Array(n);
+  for (let i = 0; i < n; i++) after[i] = take(specs[i]!, levels[i]!);
+  for (let i = 0; i < n; i++) states[i] = bucketState(specs[i]!, after[i]!, nowMs);
+  return { ok: true, after, states };
 }
 
 /**
@@ -189,12 +197,15 @@ export function correctPeriod(spentNow: number, samePeriod: boolean, delta: numb
  * Rejects specs the algorithm cannot mean anything by: they are caller bugs, not limits.
  * Keys must be unique within one call (each bucket is checked against its stored level once).
  */
-export function validateSpecs(specs: BucketSpec[], ttlMs?: number): void {
+export function validateSpecs(specs: readonly BucketSpec[], ttlMs?: number): void {
   if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) throw new TypeError(`ttlMs must be a positive number, got ${ttlMs}`);
-  const seen = new Set<string>();
-  for (const spec of specs) {
-    if (seen.has(spec.key)) throw new TypeError(`bucket key ${spec.key} appears twice in one call`);
-    seen.add(spec.key);
+  // A request draws from a handful of buckets: comparing with the earlier ones beats building
+  // a Set on every call. Large calls (admin peeks over many routes) still use one.
+  const seen = specs.length > SMALL_CALL ? new Set<string>() : undefined;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i]!;
+    if (seen ? seen.has(spec.key) : keyBefore(specs, i)) throw new TypeError(`bucket key ${spec.key} appears twice in one call`);
+    seen?.add(spec.key);
     const bad =
       spec.kind === 'rate'
         ? !(spec.limit > 0 && Number.isFinite(spec.limit) && spec.windowMs > 0 && Number.isFinite(spec.windowMs) && Number.isFinite(spec.amount) && spec.amount >= 0)
@@ -203,4 +214,14 @@ export function validateSpecs(specs: BucketSpec[], ttlMs?: number): void {
           : !(Number.isInteger(spec.limit) && spec.limit >= 0);
     if (bad) throw new TypeError(`invalid ${spec.kind} bucket ${spec.key}: ${JSON.stringify(spec)}`);
   }
+}
+
+/** Up to this many specs, duplicates are found by comparing with the earlier ones. */
+const SMALL_CALL = 16;
+
+/** Whether the key of `specs[i]` is the key of an earlier spec. */
+function keyBefore(specs: readonly BucketSpec[], i: number): boolean {
+  const key = specs[i]!.key;
+  for (let j = 0; j < i; j++) if (specs[j]!.key === key) return true;
+  return false;
 }

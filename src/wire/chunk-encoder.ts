@@ -19,19 +19,39 @@ export interface WireEnvelope {
   promptFilterResults?: unknown[];
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * What `{ ...target, ...extra }` did to `target`, without the spread: every own enumerable
+ * string key of `extra`, in order, written as an own data property (an existing key keeps its
+ * place). "__proto__" (an own key of an answer read back from JSON) is defined, not assigned,
+ * so it stays a key as the spread kept it. Symbol keys, which the spread also copied, never
+ * reach the client: JSON.stringify skips them.
+ */
+function copyFields(target: Obj, extra: Obj): void {
+  for (const k in extra) {
+    if (!hasOwn.call(extra, k)) continue;
+    if (k === '__proto__') Object.defineProperty(target, k, { value: extra[k], enumerable: true, writable: true, configurable: true });
+    else target[k] = extra[k];
+  }
+}
+
+function toWireChoice(c: ChatResponse['choices'][number]): Obj {
+  const message: Obj = { role: 'assistant', content: c.message.content, refusal: c.message.refusal ?? null };
+  if (c.message.extra) copyFields(message, c.message.extra);
+  if (c.message.toolCalls?.length) message.tool_calls = c.message.toolCalls;
+  const choice: Obj = { index: c.index, message, logprobs: c.logprobs ?? null, finish_reason: c.finishReason };
+  if (c.contentFilterResults) choice.content_filter_results = c.contentFilterResults;
+  return choice;
+}
+
 export function toWireResponse(res: ChatResponse, env: WireEnvelope): Obj {
   const out: Obj = {
     id: env.id,
     object: 'chat.completion',
     created: env.created,
     model: env.model,
-    choices: res.choices.map((c) => {
-      const message: Obj = { role: 'assistant', content: c.message.content, refusal: c.message.refusal ?? null, ...(c.message.extra ?? {}) };
-      if (c.message.toolCalls?.length) message.tool_calls = c.message.toolCalls;
-      const choice: Obj = { index: c.index, message, logprobs: c.logprobs ?? null, finish_reason: c.finishReason };
-      if (c.contentFilterResults) choice.content_filter_results = c.contentFilterResults;
-      return choice;
-    }),
+    choices: res.choices.map(toWireChoice),
   };
   if (res.usage) out.usage = toWireUsage(res.usage);
   if (res.systemFingerprint !== undefined) out.system_fingerprint = res.systemFingerprint;
@@ -52,13 +72,15 @@ export class WireChunkEncoder {
 
   constructor(private readonly env: WireEnvelope, private readonly includeUsage: boolean) {}
 
-  private frame(choices: Obj[], extra?: Obj): Obj {
+  /** `usage`: appended last, as the former `{ ...out, usage }` copy placed it (out never has one). */
+  private frame(choices: Obj[], usage?: Obj): Obj {
     const out: Obj = { id: this.env.id, object: 'chat.completion.chunk', created: this.env.created, model: this.env.model };
     if (this.env.systemFingerprint !== undefined) out.system_fingerprint = this.env.systemFingerprint;
     out.choices = choices;
     if (!this.sentAny && this.env.promptFilterResults?.length) out.prompt_filter_results = this.env.promptFilterResults;
     this.sentAny = true;
-    return extra ? { ...out, ...extra } : out;
+    if (usage) out.usage = usage;
+    return out;
   }
 
   private roleDelta(index: number): Obj {
@@ -86,7 +108,7 @@ export class WireChunkEncoder {
         return this.frame([choice]);
       }
       case 'usage':
-        return this.includeUsage ? this.frame([], { usage: toWireUsage(chunk.usage) }) : null;
+        return this.includeUsage ? this.frame([], toWireUsage(chunk.usage)) : null;
     }
   }
 

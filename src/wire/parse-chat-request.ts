@@ -3,7 +3,7 @@
  * place OpenAI request field names are read.
  */
 import type { ChatMessage, ChatRequest, ContentPart, RequestMeta, ResponseFormat, ToolChoice, ToolDef } from '../core/chat-request.js';
-import { chatRequestSchema, type WireChatRequest } from './request-schema.js';
+import { chatRequestSchema, isPlainChatBody, type WireChatRequest } from './request-schema.js';
 import { formatParam, WireValidationError } from './wire-common.js';
 import { findTooDeep } from './json-depth.js';
 import type { z } from 'zod';
@@ -40,21 +40,32 @@ export function parseChatRequest(body: unknown, meta: RequestMeta, opts: ParseOp
     const param = formatParam(deep.slice(0, 8)) + (deep.length > 8 ? '…' : '');
     throw new WireValidationError(`Invalid value for '${formatParam(deep.slice(0, 1))}': nested deeper than ${maxDepth} levels (at ${param}).`, formatParam(deep.slice(0, 1)) || null);
   }
+  const raw = body as Record<string, unknown>;
+  // The common shape is checked by hand (request-schema.ts): zod is the slowest step of a
+  // request. Whatever the pre-check is not sure of goes to zod, which also words every error.
+  if (isPlainChatBody(raw)) return fromWireRequest(raw, meta, raw);
   const parsed = chatRequestSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new WireValidationError(describeIssue(issue), formatParam(issue.path) || null);
   }
-  return fromWireRequest(parsed.data, meta, body as Record<string, unknown>);
+  return fromWireRequest(parsed.data, meta, raw);
 }
 
 function fromWireMessage(m: WireChatRequest['messages'][number]): ChatMessage {
   switch (m.role) {
+    // Direct writes rather than a conditional spread (same keys, same order, no temporary object).
     case 'system':
-    case 'developer':
-      return { role: m.role, content: m.content as string | ContentPart[], ...(m.name ? { name: m.name } : {}) };
-    case 'user':
-      return { role: 'user', content: m.content as string | ContentPart[], ...(m.name ? { name: m.name } : {}) };
+    case 'developer': {
+      const out: ChatMessage = { role: m.role, content: m.content as string | ContentPart[] };
+      if (m.name) out.name = m.name;
+      return out;
+    }
+    case 'user': {
+      const out: ChatMessage = { role: 'user', content: m.content as string | ContentPart[] };
+      if (m.name) out.name = m.name;
+      return out;
+    }
     case 'assistant': {
       const out: ChatMessage = { role: 'assistant', content: (m.content ?? null) as string | ContentPart[] | null };
       if (m.name) out.name = m.name;
@@ -81,12 +92,23 @@ function fromWireResponseFormat(rf: WireChatRequest['response_format']): Respons
   return { type: rf.type };
 }
 
-/** `raw`: the body as parsed from JSON, whose unmodelled fields are forwarded exactly (zod's copy drops a "__proto__" key). */
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * `raw`: the body as parsed from JSON, whose unmodelled fields are forwarded exactly (zod's copy
+ * drops a "__proto__" key). `w` may be `raw` itself (the pre-checked common shape): nothing
+ * read from it is kept by reference but strings and numbers (`stop` is copied).
+ */
 export function fromWireRequest(w: WireChatRequest, meta: RequestMeta, raw: Record<string, unknown> = w): ChatRequest {
-  // Null prototype and defineProperty: a field named "__proto__" stays a plain field to forward.
+  // Null prototype: a field named "__proto__" stays a plain field to forward (with no
+  // inherited __proto__ setter, assignment defines an ordinary own data property, exactly as
+  // defineProperty with all flags true did). for…in + own-check lists what Object.entries did,
+  // in the same order, without the entry arrays.
   const passthrough: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(raw)) {
-    if (!MODELLED.has(k) && v !== undefined) Object.defineProperty(passthrough, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const k in raw) {
+    if (!hasOwn.call(raw, k) || MODELLED.has(k)) continue;
+    const v = raw[k];
+    if (v !== undefined) passthrough[k] = v;
   }
   const maxTokensField = w.max_completion_tokens != null ? 'max_completion_tokens' : w.max_tokens != null ? 'max_tokens' : undefined;
   const req: ChatRequest = {
@@ -106,7 +128,7 @@ export function fromWireRequest(w: WireChatRequest, meta: RequestMeta, raw: Reco
   if (w.temperature != null) p.temperature = w.temperature;
   if (w.top_p != null) p.topP = w.top_p;
   if (w.n != null) p.n = w.n;
-  if (w.stop != null) p.stop = typeof w.stop === 'string' ? [w.stop] : w.stop;
+  if (w.stop != null) p.stop = typeof w.stop === 'string' ? [w.stop] : w.stop.slice();
   if (w.seed != null) p.seed = w.seed;
   if (w.presence_penalty != null) p.presencePenalty = w.presence_penalty;
   if (w.frequency_penalty != null) p.frequencyPenalty = w.frequency_penalty;

@@ -24,26 +24,44 @@ export function fromWireUsage(u: unknown): Usage | undefined {
 
 const KNOWN_MESSAGE_FIELDS = new Set(['role', 'content', 'tool_calls', 'refusal', 'function_call']);
 
+/** Stands in for a missing choice/message/delta: only ever read, so one shared frozen object. */
+const NONE: Obj = Object.freeze({});
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** One choice of a non-streamed answer (a module function: no closure per answer). */
+function readChoice(c: unknown, i: number): ChatChoice {
+  const choice = isObj(c) ? c : NONE;
+  const msg = isObj(choice.message) ? choice.message : NONE;
+  const out: ChatChoice = {
+    index: typeof choice.index === 'number' ? choice.index : i,
+    message: { content: typeof msg.content === 'string' ? msg.content : null },
+    finishReason: mapFinishReason(choice.finish_reason),
+  };
+  if (Array.isArray(msg.tool_calls) && msg.tool_calls.length) out.message.toolCalls = msg.tool_calls as ToolCall[];
+  if (msg.refusal != null) out.message.refusal = msg.refusal as string;
+  // Unknown message fields (annotations, audio…): the same assignments into a plain object as
+  // before, in Object.entries order (for…in + own-check), but the object is made only when
+  // there is one, and without the entry arrays.
+  let extra: Obj | undefined;
+  let plainKey = false;
+  for (const k in msg) {
+    if (!hasOwn.call(msg, k) || KNOWN_MESSAGE_FIELDS.has(k)) continue;
+    const v = msg[k];
+    if (v == null) continue;
+    (extra ??= {})[k] = v;
+    if (k !== '__proto__') plainKey = true;
+  }
+  // A "__proto__" alone was an assignment to the prototype, not a key: count keys as before then.
+  if (extra !== undefined && (plainKey || Object.keys(extra).length)) out.message.extra = extra;
+  if (choice.logprobs != null) out.logprobs = choice.logprobs;
+  if (isObj(choice.content_filter_results)) out.contentFilterResults = choice.content_filter_results;
+  return out;
+}
+
 /** Reads an upstream's non-streamed answer. Throws if it is not a chat completion. */
 export function fromWireResponse(json: unknown): ChatResponse {
   if (!isObj(json) || !Array.isArray(json.choices)) throw new TypeError('upstream answer has no choices array');
-  const choices: ChatChoice[] = json.choices.map((c: unknown, i: number) => {
-    const choice = isObj(c) ? c : {};
-    const msg = isObj(choice.message) ? choice.message : {};
-    const out: ChatChoice = {
-      index: typeof choice.index === 'number' ? choice.index : i,
-      message: { content: typeof msg.content === 'string' ? msg.content : null },
-      finishReason: mapFinishReason(choice.finish_reason),
-    };
-    if (Array.isArray(msg.tool_calls) && msg.tool_calls.length) out.message.toolCalls = msg.tool_calls as ToolCall[];
-    if (msg.refusal != null) out.message.refusal = msg.refusal as string;
-    const extra: Obj = {};
-    for (const [k, v] of Object.entries(msg)) if (!KNOWN_MESSAGE_FIELDS.has(k) && v != null) extra[k] = v;
-    if (Object.keys(extra).length) out.message.extra = extra;
-    if (choice.logprobs != null) out.logprobs = choice.logprobs;
-    if (isObj(choice.content_filter_results)) out.contentFilterResults = choice.content_filter_results;
-    return out;
-  });
+  const choices: ChatChoice[] = json.choices.map(readChoice);
   const res: ChatResponse = { model: typeof json.model === 'string' ? json.model : 'unknown', choices };
   if (typeof json.id === 'string') res.id = json.id;
   if (typeof json.created === 'number') res.created = json.created;
@@ -63,7 +81,7 @@ export function fromWireChunk(json: unknown): ChatChunk[] {
     for (const c of json.choices) {
       if (!isObj(c)) continue;
       const index = typeof c.index === 'number' ? c.index : 0;
-      const delta = isObj(c.delta) ? c.delta : {};
+      const delta = isObj(c.delta) ? c.delta : NONE;
       const d: Extract<ChatChunk, { type: 'delta' }> = { type: 'delta', index };
       if (typeof delta.content === 'string' && delta.content !== '') d.text = delta.content;
       if (Array.isArray(delta.tool_calls) && delta.tool_calls.length) d.toolCalls = delta.tool_calls as ToolCallDelta[];

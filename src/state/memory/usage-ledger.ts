@@ -8,6 +8,9 @@ import { DEFAULT_USAGE_QUERY_LIMIT, matchesUsage } from '../usage-match.js';
 import { syncDir } from './atomic-file.js';
 import { dayOf, ledgerFileName, listLedgerFiles, readLedgerFile } from './ledger-files.js';
 
+/** `THH:mm:ss.sssZ` from index 10 (sticky), hours 00–23: a time of day Date.parse reads as UTC. */
+const ISO_TIME_OF_DAY = /T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/y;
+
 /** Options of the JSONL usage ledger. */
 export interface UsageLedgerOptions {
   /** Folder of the ledger files (`<dataDir>/usage`). */
@@ -34,6 +37,8 @@ export class UsageLedger implements UsageSink {
   /** The part being written per day and its size, found on disk on first use of the day. */
   private readonly parts = new Map<string, { index: number; size: number }>();
   private dirReady = false;
+  /** A YYYY-MM-DD date part seen valid (see dayOfRecord). */
+  private knownDay: string | undefined;
 
   constructor(private readonly options: UsageLedgerOptions) {
     this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
@@ -89,14 +94,29 @@ export class UsageLedger implements UsageSink {
       await mkdir(this.options.dir, { recursive: true });
       this.dirReady = true;
     }
-    const byDay = new Map<string, string[]>();
+    // One JSON.stringify per record, concatenated per day; the days in order of first appearance.
+    const byDay = new Map<string, string>();
     for (const record of batch) {
-      const day = dayOf(Date.parse(record.time));
-      let lines = byDay.get(day);
-      if (!lines) byDay.set(day, (lines = []));
-      lines.push(`${JSON.stringify(record)}\n`);
+      const day = this.dayOfRecord(record.time);
+      byDay.set(day, (byDay.get(day) ?? '') + JSON.stringify(record) + '\n');
     }
-    for (const [day, lines] of byDay) await this.appendToDay(day, lines.join(''));
+    for (const [day, text] of byDay) await this.appendToDay(day, text);
+  }
+
+  /**
+   * `dayOf(Date.parse(time))` without parsing and formatting a Date per record: a time in
+   * `toISOString` form (what the meter writes) whose date part was already found valid, with a
+   * valid time of day, is within that UTC day. Anything else takes the full parse.
+   */
+  private dayOfRecord(time: string): string {
+    if (typeof time === 'string' && time.length === 24 && this.knownDay !== undefined && time.startsWith(this.knownDay)) {
+      ISO_TIME_OF_DAY.lastIndex = 10;
+      if (ISO_TIME_OF_DAY.test(time)) return this.knownDay;
+    }
+    const day = dayOf(Date.parse(time));
+    // Remember a date part only when it is the day its own time parsed to (a valid date).
+    if (typeof time === 'string' && time.length === 24 && time.startsWith(day)) this.knownDay = day;
+    return day;
   }
 
   private async appendToDay(day: string, text: string): Promise<void> {
