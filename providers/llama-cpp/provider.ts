@@ -45,7 +45,7 @@ function callSignal(caller: AbortSignal, timeoutMs: number, provider: string): {
     parentReason: (reason) => new ProviderError({ kind: 'aborted', provider, message: 'request aborted by the caller', cause: reason }),
     timeoutReason: () => new ProviderError({ kind: 'timeout', provider, message: `local model did not answer within ${timeoutMs} ms` }),
   });
-  return { signal: d.signal, stopDeadline: d.clear, dispose: d.dispose };
+  return { signal: d.signal, stopDeadline: () => d.clear(), dispose: () => d.dispose() };
 }
 
 export class LlamaCppProvider implements Provider {

@@ -38,52 +38,95 @@ export interface DeadlineOptions {
   parentReason?: (reason: unknown) => unknown;
 }
 
-export function startDeadline(opts: DeadlineOptions = {}): Deadline {
-  const ctl = new AbortController();
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const links: Array<[AbortSignal, () => void]> = [];
-  const abort = (reason: unknown) => {
-    if (ctl.signal.aborted) return;
-    if (opts.plain) ctl.abort();
-    else ctl.abort(reason);
-  };
-  // Made on first use: most deadlines are never raced, and this is one promise and one listener fewer per call.
-  let aborted: Promise<void> | undefined;
-  const abortedPromise = () =>
-    (aborted ??= ctl.signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => ctl.signal.addEventListener('abort', () => resolve(), { once: true })));
-  const follow = (parent: AbortSignal) => {
-    const reasonOf = () => (opts.parentReason ? opts.parentReason(parent.reason) : parent.reason);
-    if (parent.aborted) return abort(reasonOf());
-    const onAbort = () => abort(reasonOf());
-    parent.addEventListener('abort', onAbort, { once: true });
-    links.push([parent, onAbort]);
-  };
-  for (const p of opts.parents ?? []) if (p) follow(p);
-  if (opts.ms !== undefined && !ctl.signal.aborted) {
-    timer = setTimeout(() => {
-      timedOut = true;
-      abort(opts.timeoutReason ? opts.timeoutReason() : new DOMException(`deadline of ${opts.ms} ms exceeded`, 'TimeoutError'));
-    }, opts.ms);
-    timer.unref?.();
+/**
+ * A class rather than an object of closures: a request makes two to four of these, and the
+ * methods live once on the prototype. Parents are followed by one listener each (a single
+ * parent, the common case, is held without an array).
+ */
+class DeadlineImpl implements Deadline {
+  private readonly ctl = new AbortController();
+  private expired = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The parent followed first and its listener; more parents in `links`. */
+  private parent: AbortSignal | undefined;
+  private onParent: (() => void) | undefined;
+  private links: Array<[AbortSignal, () => void]> | undefined;
+  /** Made on first use: most deadlines are never raced, and this is one promise and one listener fewer per call. */
+  private abortedPromise: Promise<void> | undefined;
+
+  constructor(private readonly opts: DeadlineOptions) {
+    const parents = opts.parents;
+    if (parents) for (let i = 0; i < parents.length; i++) if (parents[i]) this.follow(parents[i]!);
+    if (opts.ms !== undefined && !this.ctl.signal.aborted) {
+      this.timer = setTimeout(() => this.expire(), opts.ms);
+      this.timer.unref?.();
+    }
   }
-  const clear = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-  };
-  return {
-    signal: ctl.signal,
-    get aborted() {
-      return abortedPromise();
-    },
-    timedOut: () => timedOut,
-    follow,
-    abort: (reason?: unknown) => abort(reason ?? new DOMException('This operation was aborted', 'AbortError')),
-    clear,
-    dispose: () => {
-      clear();
-      for (const [p, fn] of links) p.removeEventListener('abort', fn);
-      links.length = 0;
-    },
-  };
+
+  get signal(): AbortSignal {
+    return this.ctl.signal;
+  }
+
+  get aborted(): Promise<void> {
+    const signal = this.ctl.signal;
+    return (this.abortedPromise ??= signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+  }
+
+  timedOut(): boolean {
+    return this.expired;
+  }
+
+  follow(parent: AbortSignal): void {
+    if (parent.aborted) return this.end(this.reasonOf(parent));
+    const onAbort = () => this.end(this.reasonOf(parent));
+    parent.addEventListener('abort', onAbort, { once: true });
+    if (this.parent === undefined) {
+      this.parent = parent;
+      this.onParent = onAbort;
+    } else (this.links ??= []).push([parent, onAbort]);
+  }
+
+  abort(reason?: unknown): void {
+    this.end(reason ?? new DOMException('This operation was aborted', 'AbortError'));
+  }
+
+  clear(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  dispose(): void {
+    this.clear();
+    if (this.parent !== undefined) {
+      this.parent.removeEventListener('abort', this.onParent!);
+      this.parent = undefined;
+      this.onParent = undefined;
+    }
+    if (this.links) {
+      for (const [p, fn] of this.links) p.removeEventListener('abort', fn);
+      this.links = undefined;
+    }
+  }
+
+  private expire(): void {
+    this.expired = true;
+    const opts = this.opts;
+    this.end(opts.timeoutReason ? opts.timeoutReason() : new DOMException(`deadline of ${opts.ms} ms exceeded`, 'TimeoutError'));
+  }
+
+  private reasonOf(parent: AbortSignal): unknown {
+    return this.opts.parentReason ? this.opts.parentReason(parent.reason) : parent.reason;
+  }
+
+  private end(reason: unknown): void {
+    if (this.ctl.signal.aborted) return;
+    if (this.opts.plain) this.ctl.abort();
+    else this.ctl.abort(reason);
+  }
+}
+
+const NO_OPTIONS: DeadlineOptions = {};
+
+export function startDeadline(opts: DeadlineOptions = NO_OPTIONS): Deadline {
+  return new DeadlineImpl(opts);
 }

@@ -163,7 +163,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       safety ??= deps.safety?.begin({ requestId, identity });
       const decisions = safety?.decisions() ?? [];
       const filters = decisions.length ? decisionCounts(decisions) : undefined;
-      const metered = usage ? usage.finish({ ...end, ...(filters ? { filters } : {}) }) : Promise.resolve(undefined);
+      const metered = usage ? usage.finish(filters ? { ...end, filters } : end) : Promise.resolve(undefined);
       const known = chat !== undefined && deps.dispatcher().hasRoute(chat.model);
       safety?.finish({ record: metered.then((m) => m?.record), outcome: end.outcome, route: known ? chat!.model : 'unknown', chat, answer });
     };

@@ -170,6 +170,22 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
     return out + text.slice(at);
   }
 
+  /**
+   * The safety of a request no policy applies to while no audit log is open (most requests of
+   * most configs): nothing to filter, count or write. Text for a log line is still redacted.
+   */
+  const unfiltered: RequestSafety = Object.freeze({
+    input() {},
+    response() {},
+    stream: (chunks: AsyncIterable<ChatChunk>) => chunks,
+    redactForRecord(text: string) {
+      const t = text.length > MAX_CAPTURE_CHARS ? text.slice(0, MAX_CAPTURE_CHARS) : text;
+      return redactWith(maskSpans(t, lexicon.termCount ? lexicon.scan(t).hits : [], '*'), ALWAYS_REDACTED);
+    },
+    decisions: (): FilterDecision[] => [],
+    finish() {},
+  });
+
   return {
     /** Loads the lexicon and opens the audit log; rejects (the router does not start) when a list is unusable. */
     async start(): Promise<void> {
@@ -196,6 +212,8 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
     begin(ctx: { requestId: string; identity?: Identity; route?: RouteConfig }): RequestSafety {
       const config = deps.config();
       const policy = policyFor(config.safety, ctx.identity, ctx.route);
+      // No policy and no audit log: nothing can be decided or written; one shared object.
+      if (!policy && !audit) return unfiltered;
       const tally = new DecisionTally();
       const lex = lexicon;
       let vault: PlaceholderVault | undefined;
