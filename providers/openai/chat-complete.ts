@@ -14,7 +14,7 @@ import { fromWireChunk, fromWireResponse } from '../../src/wire/upstream-respons
 import { isObj } from '../../src/wire/wire-common.js';
 import { toWireRequest } from '../../src/wire/upstream-request.js';
 import type { Deadline } from '../../src/core/deadline.js';
-import { callDeadline, deadlineError, type CallHeaders, type UpstreamApi } from './api.js';
+import { deadlineError, type CallHeaders, type UpstreamApi } from './api.js';
 import { CallTimeoutError, type EventQueue, type WholeAnswer } from '../shared/upstream-http.js';
 import { classifyOpenAIError, UpstreamAnswerError } from './openai-error.js';
 
@@ -193,10 +193,10 @@ export async function streamComplete(api: UpstreamApi, req: ChatRequest, target:
   const route = api.chatRoute(target.model);
   const body = serialise(api, buildBody(api, req, route.model, true));
   return api.withHeaders(async (headers) => {
-    const deadline = callDeadline(opts.signal, api.timeoutMs);
     let events: UpstreamEvents | undefined;
     try {
-      const answer = await api.http.postStream({ path: route.path, headers: headersFor(headers, req), body, signal: deadline.signal });
+      // api.timeoutMs covers the call until its head is read (the pool's timer, stopped below).
+      const answer = await api.http.postStream({ path: route.path, headers: headersFor(headers, req), body, signal: opts.signal, timeoutMs: api.timeoutMs });
       if (answer.kind === 'whole') {
         if (answer.status < 200 || answer.status > 299) throw statusError(answer);
         // A proxy or compatible server that answers a stream request with one JSON error body.
@@ -204,22 +204,21 @@ export async function streamComplete(api: UpstreamApi, req: ChatRequest, target:
       }
       events = new UpstreamEvents(answer.events, answer.headers);
       const head = await readHead(events);
-      if (opts.signal.aborted || deadline.timedOut()) throw new APIUserAbortError();
-      if (head.ended && head.events.length === 0) throw new UpstreamAnswerError('upstream stream ended before any event');
       // The upstream accepted and is answering; from here the router's idle timeout applies.
-      deadline.clear();
+      answer.stopTimer();
+      if (opts.signal.aborted) throw new APIUserAbortError();
+      if (head.ended && head.events.length === 0) throw new UpstreamAnswerError('upstream stream ended before any event');
       const stream: ChatStream = {
         model: head.model ?? target.model,
-        chunks: readChunks(api, events, head, opts.signal, deadline),
+        chunks: readChunks(api, events, head, opts.signal),
       };
       if (head.id) stream.id = head.id;
       if (head.systemFingerprint !== undefined) stream.systemFingerprint = head.systemFingerprint;
       if (head.promptFilterResults.length) stream.promptFilterResults = head.promptFilterResults;
       return stream;
     } catch (err) {
-      deadline.dispose();
       events?.queue.close();
-      throw classify(api, err, opts.signal, deadline);
+      throw classify(api, err, opts.signal);
     }
   });
 }
@@ -242,7 +241,6 @@ async function* readChunks(
   events: UpstreamEvents,
   head: StreamHead,
   signal: AbortSignal,
-  deadline: Deadline,
 ): AsyncGenerator<ChatChunk, void, undefined> {
   const started = new Set<number>();
   const finished = new Set<number>();
@@ -278,7 +276,6 @@ async function* readChunks(
   } catch (err) {
     throw classify(api, err, signal);
   } finally {
-    deadline.dispose();
     // Given up early (the app left, a filter blocked, a failure): the upstream call is closed.
     if (!complete) events.queue.close();
   }

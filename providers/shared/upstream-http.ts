@@ -35,9 +35,11 @@ export interface UpstreamCall {
   /** The caller's abort (absent: none). */
   signal?: AbortSignal;
   /**
-   * Milliseconds the call may take until its answer is complete (a whole answer) or has started
-   * (an event stream); then it fails with CallTimeoutError. One timer here instead of a deadline
-   * signal of its own per call (a controller, a timer and a listener on the caller's signal).
+   * Milliseconds the call may take until its answer is complete (a whole answer), or until the
+   * caller calls the event answer's `stopTimer()` (an event stream: once it has read what it
+   * waits for, e.g. the first event); then it fails with CallTimeoutError (a stream's events
+   * end with it). One timer here instead of a deadline signal of its own per call (a
+   * controller, a timer and a listener on the caller's signal).
    */
   timeoutMs?: number;
 }
@@ -64,6 +66,8 @@ export interface EventAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   events: EventQueue;
+  /** Stops the call's `timeoutMs` timer: from here the caller's own timers apply. */
+  stopTimer(): void;
 }
 
 /** A transport failure (no usable answer): the socket error as `cause`, for the classifier. */
@@ -273,9 +277,8 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
             const q = queue;
             parser = new SseParser(opts.maxEventBytes, (ev) => q.push(ev));
             settled = true;
-            // The stream has started: from here the caller's idle timers apply.
-            stopTimer();
-            resolve({ kind: 'events', status, headers, events: q });
+            // The stream has started; the timer runs on until the caller has what it waits for.
+            resolve({ kind: 'events', status, headers, events: q, stopTimer });
             return;
           }
           const declared = Number(h['content-length']);

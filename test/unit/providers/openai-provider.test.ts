@@ -268,6 +268,23 @@ describe('openai provider: failures are classified', () => {
     await vi.waitFor(() => expect(up.chatRequests()[0]!.clientClosed).toBe(true));
   });
 
+  it('a stream whose headers came but whose first event does not within timeoutMs → timeout, and the upstream request is closed', async () => {
+    up.script({ stallAfterChunks: 0, stallMs: 3_000 });
+    const t0 = performance.now();
+    const e = await failure(provider({ timeoutMs: 150 }).stream(request({ stream: true }), target, { signal: signal() }));
+    expect(e.kind).toBe('timeout');
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    await vi.waitFor(() => expect(up.chatRequests()[0]!.clientClosed).toBe(true));
+  });
+
+  it('a stream under way is not cut by timeoutMs (the idle timers are the router\'s)', async () => {
+    up.script({ stallAfterChunks: 1, stallMs: 400 });
+    const s = await provider({ timeoutMs: 150 }).stream(request({ stream: true }), target, { signal: signal() });
+    const seen: string[] = [];
+    for await (const c of s.chunks) seen.push(c.type);
+    expect(seen).toContain('finish');
+  });
+
   it('connection refused → network; back up → answers again', async () => {
     const p = provider();
     await up.down();
