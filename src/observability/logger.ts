@@ -12,7 +12,54 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): L
   });
 }
 
-type LogFn = Logger['info'];
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+type LogArgs = Parameters<Logger['info']>;
+
+/**
+ * The logger `lazyChild` returns: a class, so that a request's costs one small object (the
+ * methods live on the prototype) and the child itself only once a line is written.
+ */
+class LazyChild {
+  private made: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+  ) {}
+
+  private line(level: Level, args: LogArgs): void {
+    if (!this.parent.isLevelEnabled(level)) return;
+    const child = (this.made ??= this.parent.child(this.bindings));
+    (child[level] as (...a: LogArgs) => void)(...args);
+  }
+
+  trace(...args: LogArgs): void {
+    this.line('trace', args);
+  }
+  debug(...args: LogArgs): void {
+    this.line('debug', args);
+  }
+  info(...args: LogArgs): void {
+    this.line('info', args);
+  }
+  warn(...args: LogArgs): void {
+    this.line('warn', args);
+  }
+  error(...args: LogArgs): void {
+    this.line('error', args);
+  }
+  fatal(...args: LogArgs): void {
+    this.line('fatal', args);
+  }
+  child(b: Record<string, unknown>, o?: object): Logger {
+    return (this.made ??= this.parent.child(this.bindings)).child(b, o);
+  }
+  isLevelEnabled(l: string): boolean {
+    return this.parent.isLevelEnabled(l);
+  }
+  get level(): string {
+    return this.parent.level;
+  }
+}
 
 /**
  * `parent.child(bindings)`, made on the first line logged: a request's logger costs nothing on
@@ -20,22 +67,5 @@ type LogFn = Logger['info'];
  * bindings as the child itself. Covers the level methods, `child`, `isLevelEnabled` and `level`.
  */
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let child: Logger | undefined;
-  const get = () => (child ??= parent.child(bindings));
-  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'): LogFn =>
-    ((...args: Parameters<LogFn>) => (parent.isLevelEnabled(level) ? get()[level](...args) : undefined)) as LogFn;
-  const lazy = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: (b: Record<string, unknown>, o?: object) => get().child(b, o),
-    isLevelEnabled: (l: string) => parent.isLevelEnabled(l),
-    get level() {
-      return parent.level;
-    },
-  };
-  return lazy as unknown as Logger;
+  return new LazyChild(parent, bindings) as unknown as Logger;
 }
