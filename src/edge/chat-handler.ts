@@ -128,7 +128,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const flight = deps.inflight?.begin(res);
     // Aborts upstream work when the app goes away before the answer is complete, or the drain
     // runs out (the flight calls it: one controller per request, no composite signal).
-    const client = startDeadline();
+    const client = new AbortController();
     flight?.onStop((reason) => client.abort(reason));
     // A resumable stream replaces this: the upstream goes on for a client that may come back.
     let onClientGone = () => client.abort(new DOMException('client closed the request', 'AbortError'));
@@ -279,7 +279,6 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       if (e.status === 499 || res.headersSent) return;
       sendError(res, e, attempts, usage);
     } finally {
-      client.dispose();
       upstream?.dispose();
       flight?.done();
     }
