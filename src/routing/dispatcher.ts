@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Attempt } from './attempts.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { countRequestTokens } from '../accounting/token-accounting.js';
-import { promptCounter, unfitFor } from './fit.js';
+import { needsTokenCount, promptCounter, staticUnfit, unfitFor, type Unfit } from './fit.js';
 import { contextLengthExceeded, RouteError } from './route-error.js';
 import { applyCaps, applyDefaultMaxTokens, CLAMPED_HEADER, DEFAULT_MAX_TOKENS_HEADER } from './caps.js';
 import { dropOldest, TRUNCATED_HEADER } from './truncate.js';
@@ -333,7 +333,8 @@ async function judgeFit(req: ChatRequest, enabled: readonly Enabled[], count: (m
   const unfit: string[] = [];
   const tooLong: Enabled[] = [];
   for (const e of enabled) {
-    const why = await unfitFor(req, e.caps, e.target.model, count);
+    // Most targets are judged without a count: no promise for them.
+    const why = needsTokenCount(req, e.caps) ? await unfitFor(req, e.caps, e.target.model, count) : staticWhy(req, e.caps);
     if (!why) capable.push(e.target);
     else {
       unfit.push(`${e.target.provider}/${e.target.model}: ${why.why}`);
@@ -341,6 +342,12 @@ async function judgeFit(req: ChatRequest, enabled: readonly Enabled[], count: (m
     }
   }
   return { capable, unfit, tooLong };
+}
+
+/** `unfitFor`'s answer for a target that needs no token count. */
+function staticWhy(req: ChatRequest, caps: Capabilities): Unfit | undefined {
+  const why = staticUnfit(req, caps);
+  return why ? { kind: 'static', why } : undefined;
 }
 
 /** The target with the largest context (the first of equals), if any. */

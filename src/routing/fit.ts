@@ -69,16 +69,24 @@ const counted = new WeakMap<ChatRequest, Map<string, number>>();
  */
 export function promptCounter(req: ChatRequest, opts: CounterOptions = {}): (model: string) => Promise<number> {
   const { known, count = countRequestTokens } = opts;
-  const pending = new Map<string, Promise<number>>();
-  const done = new Map<string, number>();
-  counted.set(req, done);
+  // Made on the first count: most requests are short enough never to be counted for fit.
+  let pending: Map<string, Promise<number>> | undefined;
+  let done: Map<string, number> | undefined;
+  const maps = () => {
+    if (!done) counted.set(req, (done = new Map()));
+    return { pending: (pending ??= new Map()), done };
+  };
+  // A new counter replaces what an earlier one of the same request remembered (its messages changed).
+  if (counted.has(req)) counted.delete(req);
   if (known) {
     const key = countKey(req, known.model);
-    done.set(key, known.tokens);
-    pending.set(key, Promise.resolve(known.tokens));
+    const m = maps();
+    m.done.set(key, known.tokens);
+    m.pending.set(key, Promise.resolve(known.tokens));
   }
   return (model) => {
     const key = countKey(req, model);
+    const { pending, done } = maps();
     let p = pending.get(key);
     if (!p) {
       p = count(req, model).then((n) => {
