@@ -15,8 +15,9 @@ export function drained(res: ServerResponse): Promise<void> {
 
 /** Text written in this turn of the event loop and not yet handed to the socket (real responses only). */
 const PENDING = Symbol('sse.pending');
-type Coalescing = ServerResponse & { [PENDING]?: string };
-const nodeEnd = ServerResponse.prototype.end;
+/** The response's own `end` (node's, or whatever a middleware put in its place), called after the flush. */
+const OWN_END = Symbol('sse.end');
+type Coalescing = ServerResponse & { [PENDING]?: string; [OWN_END]?: ServerResponse['end'] };
 
 /** Hands the turn's text to the socket: one `res.write`, so one chunk of the chunked body, for every event of the turn. */
 function flush(res: Coalescing): void {
@@ -29,7 +30,7 @@ function flush(res: Coalescing): void {
 /** `res.end` of a response with text pending: the text goes first (an end in the same turn as the last event loses nothing). */
 function endAfterPending(this: Coalescing, ...args: Parameters<ServerResponse['end']>): ServerResponse {
   flush(this);
-  return nodeEnd.apply(this, args);
+  return this[OWN_END]!.apply(this, args);
 }
 
 /**
@@ -50,7 +51,10 @@ export function writeSse(res: ServerResponse, text: string): Promise<void> | und
   const pending = c[PENDING];
   if (pending === undefined) {
     c[PENDING] = text;
-    if (c.end !== endAfterPending) c.end = endAfterPending as ServerResponse['end'];
+    if (c[OWN_END] === undefined) {
+      c[OWN_END] = c.end;
+      c.end = endAfterPending as ServerResponse['end'];
+    }
     process.nextTick(flush, c);
   } else {
     c[PENDING] = pending + text;

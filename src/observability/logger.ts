@@ -26,10 +26,12 @@ class LazyChild {
     private readonly bindings: Record<string, unknown>,
   ) {}
 
+  private get real(): Logger {
+    return (this.made ??= this.parent.child(this.bindings));
+  }
+
   private line(level: Level, args: LogArgs): void {
-    if (!this.parent.isLevelEnabled(level)) return;
-    const child = (this.made ??= this.parent.child(this.bindings));
-    (child[level] as (...a: LogArgs) => void)(...args);
+    if (this.parent.isLevelEnabled(level)) (this.real[level] as (...a: LogArgs) => void)(...args);
   }
 
   trace(...args: LogArgs): void {
@@ -51,7 +53,7 @@ class LazyChild {
     this.line('fatal', args);
   }
   child(b: Record<string, unknown>, o?: object): Logger {
-    return (this.made ??= this.parent.child(this.bindings)).child(b, o);
+    return this.real.child(b, o);
   }
   isLevelEnabled(l: string): boolean {
     return this.parent.isLevelEnabled(l);

@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Attempt } from './attempts.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { countRequestTokens } from '../accounting/token-accounting.js';
-import { needsTokenCount, promptCounter, staticUnfit, unfitFor, type Unfit } from './fit.js';
+import { needsTokenCount, promptCounter, staticUnfitOf, unfitFor } from './fit.js';
 import { contextLengthExceeded, RouteError } from './route-error.js';
 import { applyCaps, applyDefaultMaxTokens, CLAMPED_HEADER, DEFAULT_MAX_TOKENS_HEADER } from './caps.js';
 import { dropOldest, TRUNCATED_HEADER } from './truncate.js';
@@ -334,7 +334,7 @@ async function judgeFit(req: ChatRequest, enabled: readonly Enabled[], count: (m
   const tooLong: Enabled[] = [];
   for (const e of enabled) {
     // Most targets are judged without a count: no promise for them.
-    const why = needsTokenCount(req, e.caps) ? await unfitFor(req, e.caps, e.target.model, count) : staticWhy(req, e.caps);
+    const why = needsTokenCount(req, e.caps) ? await unfitFor(req, e.caps, e.target.model, count) : staticUnfitOf(req, e.caps);
     if (!why) capable.push(e.target);
     else {
       unfit.push(`${e.target.provider}/${e.target.model}: ${why.why}`);
@@ -342,12 +342,6 @@ async function judgeFit(req: ChatRequest, enabled: readonly Enabled[], count: (m
     }
   }
   return { capable, unfit, tooLong };
-}
-
-/** `unfitFor`'s answer for a target that needs no token count. */
-function staticWhy(req: ChatRequest, caps: Capabilities): Unfit | undefined {
-  const why = staticUnfit(req, caps);
-  return why ? { kind: 'static', why } : undefined;
 }
 
 /** The target with the largest context (the first of equals), if any. */

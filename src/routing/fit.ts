@@ -69,31 +69,29 @@ const counted = new WeakMap<ChatRequest, Map<string, number>>();
  */
 export function promptCounter(req: ChatRequest, opts: CounterOptions = {}): (model: string) => Promise<number> {
   const { known, count = countRequestTokens } = opts;
-  // Made on the first count: most requests are short enough never to be counted for fit.
+  // Made on the first count (most requests are short enough never to be counted for fit); a new
+  // counter replaces what an earlier one of the same request remembered (its messages changed).
   let pending: Map<string, Promise<number>> | undefined;
   let done: Map<string, number> | undefined;
-  const maps = () => {
+  counted.delete(req);
+  const remember = (key: string, p: Promise<number>) => {
     if (!done) counted.set(req, (done = new Map()));
-    return { pending: (pending ??= new Map()), done };
+    (pending ??= new Map()).set(key, p);
   };
-  // A new counter replaces what an earlier one of the same request remembered (its messages changed).
-  if (counted.has(req)) counted.delete(req);
   if (known) {
     const key = countKey(req, known.model);
-    const m = maps();
-    m.done.set(key, known.tokens);
-    m.pending.set(key, Promise.resolve(known.tokens));
+    remember(key, Promise.resolve(known.tokens));
+    done!.set(key, known.tokens);
   }
   return (model) => {
     const key = countKey(req, model);
-    const { pending, done } = maps();
-    let p = pending.get(key);
+    let p = pending?.get(key);
     if (!p) {
       p = count(req, model).then((n) => {
-        done.set(key, n);
+        done!.set(key, n);
         return n;
       });
-      pending.set(key, p);
+      remember(key, p);
     }
     return p;
   };
@@ -108,6 +106,12 @@ export function staticUnfit(req: ChatRequest, caps: Capabilities): string | unde
   if ((req.params.n ?? 1) > caps.maxChoices) return `n > ${caps.maxChoices} not supported`;
   if (!caps.vision && hasNonText(req)) return 'non-text content not supported';
   return undefined;
+}
+
+/** `staticUnfit` as an Unfit: the whole answer of `unfitFor` for a target that needs no token count (no promise). */
+export function staticUnfitOf(req: ChatRequest, caps: Capabilities): Unfit | undefined {
+  const why = staticUnfit(req, caps);
+  return why ? { kind: 'static', why } : undefined;
 }
 
 /** Whether a prompt of `tokens` plus the request's max_tokens fits the context of `caps`. */
@@ -126,9 +130,8 @@ export type Unfit = { kind: 'static' | 'context'; why: string };
  * prompts never are).
  */
 export async function unfitFor(req: ChatRequest, caps: Capabilities, model: string, promptTokens: (model: string) => Promise<number>): Promise<Unfit | undefined> {
-  const why = staticUnfit(req, caps);
-  if (why) return { kind: 'static', why };
-  if (!needsTokenCount(req, caps)) return undefined;
+  const unfit = staticUnfitOf(req, caps);
+  if (unfit || !needsTokenCount(req, caps)) return unfit;
   const ctx = contextUnfit(req, caps, await promptTokens(model));
   return ctx ? { kind: 'context', why: ctx } : undefined;
 }

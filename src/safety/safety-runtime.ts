@@ -170,6 +170,12 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
     return out + text.slice(at);
   }
 
+  /** Written-down text: capped, every matched term (of any category) masked, the values of `kinds` replaced by labels. */
+  function redactForRecordWith(lex: Lexicon, kinds: ReadonlySet<PiiKind>, text: string): string {
+    const t = text.length > MAX_CAPTURE_CHARS ? text.slice(0, MAX_CAPTURE_CHARS) : text;
+    return redactWith(maskSpans(t, lex.termCount ? lex.scan(t).hits : [], '*'), kinds);
+  }
+
   /**
    * The safety of a request no policy applies to while no audit log is open (most requests of
    * most configs): nothing to filter, count or write. Text for a log line is still redacted.
@@ -178,10 +184,7 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
     input() {},
     response() {},
     stream: (chunks: AsyncIterable<ChatChunk>) => chunks,
-    redactForRecord(text: string) {
-      const t = text.length > MAX_CAPTURE_CHARS ? text.slice(0, MAX_CAPTURE_CHARS) : text;
-      return redactWith(maskSpans(t, lexicon.termCount ? lexicon.scan(t).hits : [], '*'), ALWAYS_REDACTED);
-    },
+    redactForRecord: (text: string) => redactForRecordWith(lexicon, ALWAYS_REDACTED, text),
     decisions: (): FilterDecision[] => [],
     finish() {},
   });
@@ -225,10 +228,7 @@ export function createSafetyRuntime(initial: LoadedConfig, deps: SafetyRuntimeDe
         return outputActive(o) ? o : undefined;
       };
       // Written-down text never holds a matched term (of any category) or a detected value.
-      const redactForRecord = (text: string) => {
-        const t = text.length > MAX_CAPTURE_CHARS ? text.slice(0, MAX_CAPTURE_CHARS) : text;
-        return redactWith(maskSpans(t, lex.termCount ? lex.scan(t).hits : [], '*'), recordKinds);
-      };
+      const redactForRecord = (text: string) => redactForRecordWith(lex, recordKinds, text);
       return {
         ...(policy ? { policy } : {}),
         input(chat) {

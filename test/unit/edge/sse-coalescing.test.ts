@@ -58,6 +58,22 @@ describe('SSE writes', () => {
     expect(chunks(raw)).toEqual(['data: a\n\n', 'data: b\n\ndata: c\n\n', 'data: d\n\n', 'data: tail\n\n']);
   });
 
+  it('an end a middleware put in place of node’s is still the one called, after the pending events', async () => {
+    const calls: string[] = [];
+    const raw = await rawGet((res) => {
+      const own = res.end.bind(res);
+      res.end = ((...args: Parameters<typeof res.end>) => {
+        calls.push('middleware end');
+        return own(...args);
+      }) as typeof res.end;
+      res.writeHead(200, SSE_HEADERS);
+      writeEvent(res, 'last');
+      res.end();
+    });
+    expect(calls).toEqual(['middleware end']);
+    expect(chunks(raw)).toEqual(['data: last\n\n']);
+  });
+
   it('a backed-up socket makes the next write wait for drain', async () => {
     let waited = false;
     const raw = await rawGet(async (res) => {
