@@ -53,6 +53,7 @@ import {
   writeRouterConfig,
   type RouterSetup,
 } from './bench/proc-stats.js';
+import { benchMessages } from './bench/chat-messages.js';
 
 const HELP = `Usage: npm run bench [-- options]
   --duration S     seconds per autocannon run (default 8)
@@ -139,10 +140,7 @@ interface Target {
   agent: Agent; // TTFT client: one keep-alive socket, sequential
 }
 
-const messages = [
-  { role: 'system', content: 'You are a concise assistant for an engineering team.' },
-  { role: 'user', content: 'In two or three sentences, explain what an LLM router does and why a team would run one.' },
-];
+const messages = benchMessages;
 const chatBody = JSON.stringify({ model: 'bench', messages, max_tokens: 256, temperature: 0.2 });
 const streamBody = JSON.stringify({ model: 'bench', messages, max_tokens: 256, temperature: 0.2, stream: true, stream_options: { include_usage: true } });
 

@@ -32,6 +32,7 @@ import {
   tail,
   writeRouterConfig,
 } from './bench/proc-stats.js';
+import { benchMessages } from './bench/chat-messages.js';
 
 const { values } = parseArgs({
   options: {
@@ -91,10 +92,7 @@ function pick(): Kind {
   return 'chat';
 }
 
-const messages = [
-  { role: 'system', content: 'You are a concise assistant for an engineering team.' },
-  { role: 'user', content: 'In two or three sentences, explain what an LLM router does and why a team would run one.' },
-];
+const messages = benchMessages;
 
 interface Sample {
   requests: number;
