@@ -1,15 +1,40 @@
 import { pino, type Logger } from 'pino';
 
-/** JSON logs; credentials are redacted wherever they might appear. */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
-    level,
-    base: { service: 'llm-router' },
-    redact: {
-      paths: ['*.authorization', '*.Authorization', '*["api-key"]', '*.apiKey', '*.apiKeys', '*.adToken', 'headers.authorization', 'req.headers.authorization'],
-      censor: '[redacted]',
+/** How long a log line may wait in the buffer before it is written (quiet periods). */
+const LOG_FLUSH_MS = 100;
+/** Lines are written once this many bytes are buffered (or after LOG_FLUSH_MS). */
+const LOG_BUFFER_BYTES = 4096;
+
+/**
+ * Standard output as pino's asynchronous destination: lines are buffered and written in
+ * chunks (one write per ~4 KiB or per 100 ms), not one synchronous write per line on the event
+ * loop. pino flushes it synchronously on exit (process.exit included, so a fatal line before an
+ * exit is kept); the timer writes what a quiet period leaves in the buffer.
+ */
+function bufferedStdout(): pino.DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
+  const timer = setInterval(() => {
+    // A write in progress takes the buffer with it; an empty buffer needs no write.
+    if ((dest as unknown as { _len?: number })._len) dest.flush();
+  }, LOG_FLUSH_MS);
+  timer.unref();
+  dest.on('close', () => clearInterval(timer));
+  return dest;
+}
+
+/** JSON logs; credentials are redacted wherever they might appear. `destination`: default standard output, buffered. */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination: pino.DestinationStream = bufferedStdout()): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'llm-router' },
+      redact: {
+        paths: ['*.authorization', '*.Authorization', '*["api-key"]', '*.apiKey', '*.apiKeys', '*.adToken', 'headers.authorization', 'req.headers.authorization'],
+        censor: '[redacted]',
+      },
     },
-  });
+    destination,
+  );
 }
 
 type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
