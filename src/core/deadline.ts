@@ -5,6 +5,8 @@
  * ends (AbortSignal.timeout keeps a timer and its signal alive for the whole timeout) and fake
  * clocks drive them (plain setTimeout).
  */
+import { LightController } from './light-abort.js';
+
 export interface Deadline {
   /** Aborts on a parent's abort (with its reason) or on expiry (with `timeoutReason`). */
   readonly signal: AbortSignal;
@@ -36,6 +38,12 @@ export interface DeadlineOptions {
   plain?: boolean;
   /** Maps a parent's abort reason to this signal's (e.g. into a typed error). */
   parentReason?: (reason: unknown) => unknown;
+  /**
+   * The signal stays inside the router (the dispatcher, its queues, the providers, which
+   * follow it by a listener): a LightSignal (core/light-abort.ts), far cheaper than node's.
+   * Never for a signal handed to fetch, the SDK or node's APIs.
+   */
+  light?: boolean;
 }
 
 /**
@@ -44,7 +52,7 @@ export interface DeadlineOptions {
  * parent, the common case, is held without an array).
  */
 class DeadlineImpl implements Deadline {
-  private readonly ctl = new AbortController();
+  private readonly ctl: AbortController | LightController;
   private expired = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The parent followed first and its listener; more parents in `links`. */
@@ -55,6 +63,7 @@ class DeadlineImpl implements Deadline {
   private abortedPromise: Promise<void> | undefined;
 
   constructor(private readonly opts: DeadlineOptions) {
+    this.ctl = opts.light ? new LightController() : new AbortController();
     const parents = opts.parents;
     if (parents) for (let i = 0; i < parents.length; i++) if (parents[i]) this.follow(parents[i]!);
     if (opts.ms !== undefined && !this.ctl.signal.aborted) {

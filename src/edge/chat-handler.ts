@@ -6,6 +6,7 @@ import type { ChatRequest } from '../core/chat-request.js';
 import type { Usage } from '../core/chat-response.js';
 import { isProviderError } from '../core/provider-error.js';
 import { startDeadline, type Deadline } from '../core/deadline.js';
+import { LightController } from '../core/light-abort.js';
 import type { RouteConfig } from '../config/schema.js';
 import { mayUseRoute } from '../identity/authenticator.js';
 import { routeNotAllowed } from '../identity/identity-errors.js';
@@ -128,7 +129,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const flight = deps.inflight?.begin(res);
     // Aborts upstream work when the app goes away before the answer is complete, or the drain
     // runs out (the flight calls it: one controller per request, no composite signal).
-    const client = new AbortController();
+    const client = new LightController();
     flight?.onStop((reason) => client.abort(reason));
     // A resumable stream replaces this: the upstream goes on for a client that may come back.
     let onClientGone = () => client.abort(new DOMException('client closed the request', 'AbortError'));

@@ -172,7 +172,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   async function run<T>(req: { readonly model: string }, picked: Promise<Picked>, signal: AbortSignal, call: Call<T>, deferSuccess = false): Promise<Served & { value: T; headers: Record<string, string>; slot: Slot }> {
     const { route, targets, headers } = await picked;
     // The route's deadline covers everything: queueing for a socket, retries, backoff, fallbacks.
-    const routeDeadline = startDeadline({ parents: [signal], ms: route.timeoutMs, timeoutReason: () => new DOMException('route deadline', 'TimeoutError') });
+    const routeDeadline = startDeadline({ light: true, parents: [signal], ms: route.timeoutMs, timeoutReason: () => new DOMException('route deadline', 'TimeoutError') });
     const deadline = routeDeadline.signal;
     try {
       const attempts: Attempt[] = [];
@@ -279,7 +279,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const r = await run(req, candidates(req), signal, async (p, t, deadline) => {
         // The upstream call gets its own signal: until the first chunk it follows the route
         // deadline and the first-token timer; after it, only the app leaving ends it.
-        const call = startDeadline({ parents: [deadline], ms: route?.firstTokenTimeoutMs ?? 30_000, timeoutReason: () => new DOMException('first token timeout', 'TimeoutError') });
+        const call = startDeadline({ light: true, parents: [deadline], ms: route?.firstTokenTimeoutMs ?? 30_000, timeoutReason: () => new DOMException('first token timeout', 'TimeoutError') });
         try {
           const stream = await p.stream(req, t, { signal: call.signal });
           const chunks = await firstThenRest(stream.chunks, call.signal, t.provider);
