@@ -473,10 +473,10 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: ServerR
   // A turn the store could not keep is said in a header (the app may resend it).
   if (session && r.choices[0] && !(await session.save(answerMessage(r.choices[0].message), log))) res.setHeader('x-router-session-saved', 'false');
   writeJson(res, 200, body);
-  const labels = { route: chat.model, provider: served.target.provider };
-  deps.metrics.requests.inc({ ...labels, outcome: 'ok', stream: 'false' });
-  deps.metrics.latency.observe({ ...labels, stream: 'false' }, totalMs / 1000);
-  deps.metrics.overhead.observe({ route: chat.model, stream: 'false' }, overheadMs / 1000);
+  const hot = deps.metrics.hot;
+  hot.requests.inc([chat.model, served.target.provider, 'ok', 'false']);
+  hot.latency.observe([chat.model, served.target.provider, 'false'], totalMs / 1000);
+  hot.overhead.observe([chat.model, 'false'], overheadMs / 1000);
   if (!reused.outcome) countTokens(deps, chat.model, served.target.provider, r.usage);
   countReuse(deps, chat.model, reuse, r.usage, usage, reuse?.hit ? reuse.hit.target : served.target);
   // No usage reported: the answer's text is counted instead.
@@ -490,8 +490,8 @@ async function serveJson(chat: ChatRequest, served: RoutedResponse, res: ServerR
 
 function countTokens(deps: ChatHandlerDeps, route: string, provider: string, usage?: { promptTokens: number; completionTokens: number }): void {
   if (!usage) return;
-  deps.metrics.tokens.inc({ route, provider, type: 'prompt', traffic: 'live' }, usage.promptTokens);
-  deps.metrics.tokens.inc({ route, provider, type: 'completion', traffic: 'live' }, usage.completionTokens);
+  deps.metrics.hot.tokens.inc([route, provider, 'prompt', 'live'], usage.promptTokens);
+  deps.metrics.hot.tokens.inc([route, provider, 'completion', 'live'], usage.completionTokens);
 }
 
 async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerResponse, deps: ChatHandlerDeps, log: Logger, finish: Finish, stop?: Flight, usage?: RequestUsage, safety?: RequestSafety, reuse?: Reuse, session?: OpenSession, resumable?: ResumableStream): Promise<void> {
@@ -523,8 +523,8 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   res.writeHead(200, SSE_HEADERS);
   const labels = { route: chat.model, provider: served.target.provider };
   const ttftMs = headersAt - chat.meta.receivedAt;
-  deps.metrics.timeToFirstToken.observe(labels, ttftMs / 1000);
-  deps.metrics.overhead.observe({ route: chat.model, stream: 'true' }, overheadMs / 1000);
+  deps.metrics.hot.timeToFirstToken.observe([chat.model, served.target.provider], ttftMs / 1000);
+  deps.metrics.hot.overhead.observe([chat.model, 'true'], overheadMs / 1000);
   let outcome = 'ok';
   // What the app received, for accounting when no usage is reported (the app left, the stream broke).
   const sent: string[] = [];
@@ -596,7 +596,7 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   else if (reused.outcome) finish({ outcome, ttftMs, attempts: served.attempts }, streamed);
   else finish({ outcome, target: served.target, usage: reported, streamedText: streamed, ttftMs, attempts: served.attempts }, streamed);
   const totalMs = performance.now() - chat.meta.receivedAt;
-  deps.metrics.requests.inc({ ...labels, outcome, stream: 'true' });
-  deps.metrics.latency.observe({ ...labels, stream: 'true' }, totalMs / 1000);
+  deps.metrics.hot.requests.inc([chat.model, served.target.provider, outcome, 'true']);
+  deps.metrics.hot.latency.observe([chat.model, served.target.provider, 'true'], totalMs / 1000);
   accessLog(deps.logger).info({ requestId: chat.meta.requestId, route: chat.model, provider: served.target.provider, model: served.target.model, ms: Math.round(totalMs), outcome }, 'streamed');
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createHealthMetrics } from '../health/health-metrics.js';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -7,6 +8,25 @@ const QUEUE_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 /** All router metrics, on a registry of their own so tests and several apps never collide. */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const base = baseMetrics(opts);
+  return {
+    ...base,
+    /**
+     * The same metrics for the per-answer calls of the chat path: label values in each
+     * metric's labelNames order, no labels object and no hashing per call (fast-metrics.ts).
+     */
+    hot: {
+      requests: new FastCounter(base.requests),
+      latency: new FastHistogram(base.latency),
+      timeToFirstToken: new FastHistogram(base.timeToFirstToken),
+      overhead: new FastHistogram(base.overhead),
+      upstreamLatency: new FastHistogram(base.upstreamLatency),
+      tokens: new FastCounter(base.tokens),
+    },
+  };
+}
+
+function baseMetrics(opts: { defaultMetrics?: boolean }) {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'llm_router_' });
   const p = 'llm_router_';

@@ -205,7 +205,7 @@ export function createDispatcher(deps: DispatcherDeps) {
             upstreamMs += ms;
             attempts.push({ provider: target.provider, model: target.model, outcome: 'ok', ms, startedAt: started });
             if (!deferSuccess) gate.record(req.model, target, { ok: true, ms });
-            deps.metrics?.upstreamLatency.observe({ provider: target.provider, model: target.model, outcome: 'ok' }, ms / 1000);
+            deps.metrics?.hot.upstreamLatency.observe([target.provider, target.model, 'ok'], ms / 1000);
             // A whole answer is over: its slot is free. A stream keeps it until it ends (the caller's).
             if (!deferSuccess) got.slot.release();
             return { value, target, attempts, upstreamMs, headers, slot: got.slot };
