@@ -64,13 +64,42 @@ class CellIndex {
     }
     const labels: Record<string, string> = {};
     for (let i = 0; i < names.length; i++) labels[names[i]!] = values[i]!;
-    // prom-client's hashObject over the sorted label names.
-    let hash = '';
-    for (const k of this.storage.sortedLabelNames) hash += `${k}:${labels[k]},`;
-    const cell: Cell = { labels, hash };
+    const cell: Cell = { labels, hash: hashOf(this.storage, labels) };
     level.set(last, cell);
     return cell;
   }
+}
+
+/** prom-client's hashObject of `labels` over a metric's sorted label names. */
+function hashOf(storage: Storage<unknown>, labels: Record<string, string>): string {
+  let hash = '';
+  for (const k of storage.sortedLabelNames) if (labels[k] !== undefined) hash += `${k}:${labels[k]},`;
+  return hash;
+}
+
+/** One counter series bound to its labels (as `counter.labels(labels)`, without hashing per inc). */
+export interface BoundCounter {
+  inc(value?: number): void;
+}
+
+/**
+ * `counter.labels(labels)` whose `inc` finds its series by a key computed once. The labels
+ * object is kept as given (exposition lists labels in its key order, as prom-client's would).
+ * Bound to the metric, not to a snapshot of its series: after a reset or a remove, the next
+ * inc creates the series again, exactly as `counter.inc(labels, v)` would.
+ */
+export function boundCounter(counter: Counter<string>, labels: Record<string, string>): BoundCounter {
+  const storage = counter as unknown as Storage<CounterSeries>;
+  const hash = hashOf(storage, labels);
+  return {
+    inc(value = 1) {
+      if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+      if (value < 0) throw new Error('It is not possible to decrease a counter');
+      const series = storage.hashMap[hash];
+      if (series) series.value += value;
+      else counter.inc(labels, value);
+    },
+  };
 }
 
 /** A counter's hot-path side: `inc([route, provider, …], v)`, label values in `labelNames` order. */

@@ -14,6 +14,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StateStats } from '../state/state-stats.js';
 import type { UsageRecord } from '../state/types.js';
+import { boundCounter, type BoundCounter } from './fast-metrics.js';
 
 export const OTHER = 'other';
 export const NONE = 'none';
@@ -59,15 +60,15 @@ const amount = (v: unknown): number => (typeof v === 'number' && Number.isFinite
 
 const MODES = ['shared', 'local', 'refusing'] as const;
 
-/** A labelled counter child: what `counter.labels(…)` returns. */
-type Child = ReturnType<Counter<string>['labels']>;
+/** A labelled counter child (fast-metrics.ts: `counter.labels(…)` without hashing per inc). */
+type Child = BoundCounter;
 
 /**
- * The children recordUsage increments for one (route, provider, model, key), made on first use.
- * `counter.labels(…)` once instead of `counter.inc({…labels}, v)` per record: no label object
- * per call. A child is bound to its metric, not to a snapshot of the metric's series (prom-client
- * looks the series up at each inc), so it stays right after the metric is reset or a series
- * removed: the next inc creates the series again, exactly as `inc(labels, v)` would.
+ * The children recordUsage increments for one (route, provider, model, key), made on first use:
+ * once instead of `counter.inc({…labels}, v)` per record, no label object and no label hash
+ * per call. A child is bound to its metric, not to a snapshot of the metric's series (it looks
+ * the series up at each inc), so it stays right after the metric is reset or a series removed:
+ * the next inc creates the series again, exactly as `inc(labels, v)` would.
  */
 interface Series {
   route: string;
@@ -233,14 +234,14 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
     makeRoom();
     let byModel = unknown.get(provider);
     if (!byModel) unknown.set(provider, (byModel = new Map()));
-    const made = costUnknown.labels({ provider, model });
+    const made = boundCounter(costUnknown, { provider, model });
     byModel.set(model, made);
     cached++;
     return made;
   }
 
   /** key_tokens_total's child of a type (same label object, and key order, as `inc({ key, route, provider, model, type })`). */
-  const tokensChild = (s: Series, type: string): Child => keyTokens.labels({ key: s.key, route: s.route, provider: s.provider, model: s.model, type });
+  const tokensChild = (s: Series, type: string): Child => boundCounter(keyTokens, { key: s.key, route: s.route, provider: s.provider, model: s.model, type });
 
   return {
     /** Counts one finished request's spend and tokens. Never throws (a malformed record counts what it can). */
@@ -253,7 +254,7 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
       if (record.costUsd === null || record.costUsd === undefined || !Number.isFinite(record.costUsd)) unknownOf(provider, model).inc();
       else {
         // inc(0) still creates the series: a free local model shows up as spending 0.
-        (s.cost ??= cost.labels({ route, provider, model, key })).inc(amount(record.costUsd));
+        (s.cost ??= boundCounter(cost, { route, provider, model, key })).inc(amount(record.costUsd));
       }
       const t = record.tokens ?? { prompt: 0, completion: 0 };
       // The types in the order the series were always created: prompt, completion, cached_prompt, reasoning.

@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { FastCounter, FastHistogram } from '../../../src/observability/fast-metrics.js';
+import { FastCounter, FastHistogram, boundCounter } from '../../../src/observability/fast-metrics.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 
 function pair() {
@@ -80,5 +80,28 @@ describe('FastCounter / FastHistogram', () => {
     expect(text).toContain('llm_router_requests_total{route="bench",provider="openai",outcome="ok",stream="false"} 1');
     expect(text).toContain('llm_router_request_duration_seconds_count{route="bench",provider="openai",stream="false"} 1');
     expect(text).toContain('llm_router_tokens_total{route="bench",provider="openai",type="prompt",traffic="live"} 12');
+  });
+});
+
+describe('boundCounter', () => {
+  it("counts as prom-client's labels(…).inc does, through resets and removes, in the labels' own key order", async () => {
+    const { slow, fast } = pair();
+    const labels = { outcome: 'ok', route: 'r', provider: 'p' };
+    const s = slow.counter.labels(labels);
+    const f = boundCounter(fast.counter, { ...labels });
+    for (const v of [1, 0, 2.5]) {
+      s.inc(v);
+      f.inc(v);
+    }
+    slow.registry.resetMetrics();
+    fast.registry.resetMetrics();
+    s.inc();
+    f.inc();
+    slow.counter.remove(labels);
+    fast.counter.remove(labels);
+    s.inc(3);
+    f.inc(3);
+    expect(await fast.registry.metrics()).toBe(await slow.registry.metrics());
+    expect(() => f.inc(-1)).toThrow(/decrease/);
   });
 });
