@@ -11,13 +11,20 @@ import { dayOf, ledgerFileName, listLedgerFiles, readLedgerFile } from './ledger
 /** `THH:mm:ss.sssZ` from index 10 (sticky), hours 00–23: a time of day Date.parse reads as UTC. */
 const ISO_TIME_OF_DAY = /T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/y;
 
+/** Records per ledger batch by default (see UsageLedgerOptions.batchRecords). */
+const LEDGER_BATCH_RECORDS = 2048;
+
 /** Options of the JSONL usage ledger. */
 export interface UsageLedgerOptions {
   /** Folder of the ledger files (`<dataDir>/usage`). */
   dir: string;
   /** A day's file is continued in a new part once it reaches this size. Default 64 MiB. */
   maxFileBytes?: number;
-  /** Batching of appends: at most this long (default 200 ms) or this many records (default 256). */
+  /**
+   * Batching of appends: at most this long (default 200 ms) or this many records (default
+   * 2048). Each batch is one open, write, fsync and close: at thousands of requests a second a
+   * batch of 256 meant ~20 fsyncs a second; 2048 keeps it near the 200 ms cadence (~0.8 MB queued at most per batch).
+   */
   batchMs?: number;
   batchRecords?: number;
   /** Records waiting for the disk at most (default 10 000, ~a few MB); past it they are dropped and counted. */
@@ -46,7 +53,7 @@ export class UsageLedger implements UsageSink {
       name: 'usage ledger',
       write: (batch) => this.write(batch),
       intervalMs: options.batchMs,
-      maxBatch: options.batchRecords,
+      maxBatch: options.batchRecords ?? LEDGER_BATCH_RECORDS,
       maxQueued: options.maxQueued,
       logger: options.logger ?? silentLogger,
     });
