@@ -4,6 +4,7 @@
  * a `server_shutting_down` error event and `[DONE]` and answers not yet started get a 503.
  */
 import type { ServerResponse } from 'node:http';
+import { LightController } from '../core/light-abort.js';
 import { wireError, type WireError } from './http-errors.js';
 
 export const SHUTTING_DOWN = 'server_shutting_down';
@@ -41,7 +42,8 @@ export interface InflightRegistry {
  * its own controller through onStop, so a request costs one controller, not two plus a listener.
  */
 class FlightEntry implements Flight {
-  private ctl: AbortController | undefined;
+  /** Light (core/light-abort.ts): the drain's signal only reaches the router's own code (a stream's reader, a resume). */
+  private ctl: LightController | undefined;
   private hooks: Array<(reason: unknown) => void> | undefined;
   private over = false;
   stopped = false;
@@ -54,7 +56,7 @@ class FlightEntry implements Flight {
 
   get signal(): AbortSignal {
     if (!this.ctl) {
-      this.ctl = new AbortController();
+      this.ctl = new LightController();
       if (this.stopped) this.ctl.abort(this.reason);
     }
     return this.ctl.signal;
