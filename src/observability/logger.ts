@@ -4,21 +4,31 @@ import { pino, type Logger } from 'pino';
 const LOG_FLUSH_MS = 100;
 /** Lines are written once this many bytes are buffered (or after LOG_FLUSH_MS). */
 const LOG_BUFFER_BYTES = 4096;
+/** Most bytes buffered for a standard output slower than the log (a stalled pipe): past it lines are dropped, and counted. */
+const LOG_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+/** At most one note of dropped lines on standard error per this long. */
+const DROP_NOTE_MS = 10_000;
 
 /**
- * Standard output as pino's asynchronous destination: lines are buffered and written in
- * chunks (one write per ~4 KiB or per 100 ms), not one synchronous write per line on the event
- * loop. pino flushes it synchronously on exit (process.exit included, so a fatal line before an
- * exit is kept); the timer writes what a quiet period leaves in the buffer.
+ * Standard output as pino's asynchronous destination (sonic-boom): lines are buffered and
+ * written in chunks (one write per ~4 KiB or per 100 ms), not one synchronous write per line on
+ * the event loop. pino flushes it synchronously on exit (process.exit included, so a fatal line
+ * before an exit is kept). A consumer that stops reading no longer stalls the event loop as a
+ * synchronous write would: up to 16 MiB wait, then lines are dropped, and standard error says
+ * how many (at most once per 10 s).
  */
 function bufferedStdout(): pino.DestinationStream {
-  const dest = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
-  const timer = setInterval(() => {
-    // A write in progress takes the buffer with it; an empty buffer needs no write.
-    if ((dest as unknown as { _len?: number })._len) dest.flush();
-  }, LOG_FLUSH_MS);
-  timer.unref();
-  dest.on('close', () => clearInterval(timer));
+  const dest = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, maxLength: LOG_MAX_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+  let dropped = 0;
+  let noteTimer: ReturnType<typeof setTimeout> | undefined;
+  dest.on('drop', () => {
+    dropped++;
+    noteTimer ??= setTimeout(() => {
+      process.stderr.write(`llm-router: standard output is not keeping up with the log; ${dropped} line(s) dropped\n`);
+      dropped = 0;
+      noteTimer = undefined;
+    }, DROP_NOTE_MS).unref();
+  });
   return dest;
 }
 
