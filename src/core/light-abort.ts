@@ -18,6 +18,8 @@ type AbortListener = ((this: AbortSignal, ev: Event) => void) | { handleEvent(ev
 interface Entry {
   fn: AbortListener;
   removed: boolean;
+  /** With the `signal` option: takes the listener off that signal again. */
+  unlink?: () => void;
 }
 
 /** Node reports an error thrown by an abort listener as uncaught; so does this. */
@@ -43,28 +45,30 @@ export class LightSignal {
     const list = (this.listeners ??= []);
     // As EventTarget: the same listener added twice is one listener.
     for (let i = 0; i < list.length; i++) if (list[i]!.fn === fn) return;
+    const entry: Entry = { fn, removed: false };
+    // The `signal` option: that signal's abort removes the listener (and is unlinked with it).
     const remover = typeof opts === 'object' && opts !== null ? opts.signal : undefined;
     if (remover) {
       if (remover.aborted) return;
-      remover.addEventListener('abort', () => this.removeEventListener('abort', fn), { once: true });
+      const off = () => this.removeEventListener('abort', fn);
+      remover.addEventListener('abort', off, { once: true });
+      entry.unlink = () => remover.removeEventListener('abort', off);
     }
-    list.push({ fn, removed: false });
+    list.push(entry);
   }
 
   removeEventListener(type: string, fn: AbortListener | null): void {
     const list = this.listeners;
     if (type !== 'abort' || !list || !fn) return;
     for (let i = 0; i < list.length; i++) {
-      if (list[i]!.fn === fn) {
-        list[i]!.removed = true;
+      const entry = list[i]!;
+      if (entry.fn === fn) {
+        entry.removed = true;
+        entry.unlink?.();
         list.splice(i, 1);
         return;
       }
     }
-  }
-
-  dispatchEvent(): boolean {
-    return true;
   }
 
   /** @internal LightController.abort: `onabort`, then the listeners in order (one removed by an earlier one is not called). */
@@ -87,6 +91,7 @@ export class LightSignal {
     for (const entry of list) {
       if (entry.removed) continue;
       entry.removed = true;
+      entry.unlink?.();
       try {
         const fn = entry.fn;
         if (typeof fn === 'function') fn.call(self, event);

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startDeadline } from '../../../src/core/deadline.js';
 import { LightController, LightSignal } from '../../../src/core/light-abort.js';
@@ -145,5 +146,22 @@ describe('startDeadline({ light: true })', () => {
     p.abort('x');
     vi.advanceTimersByTime(10);
     expect(d.signal.aborted).toBe(false);
+  });
+});
+
+describe('LightSignal listeners with the signal option', () => {
+  it('take their listener off the option signal once removed or fired', () => {
+    const remover = new AbortController();
+    const a = new LightController();
+    const fn = vi.fn();
+    a.signal.addEventListener('abort', fn, { signal: remover.signal });
+    expect(getEventListeners(remover.signal, 'abort')).toHaveLength(1);
+    a.signal.removeEventListener('abort', fn);
+    expect(getEventListeners(remover.signal, 'abort')).toHaveLength(0);
+    const b = new LightController();
+    b.signal.addEventListener('abort', fn, { signal: remover.signal });
+    b.abort();
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(getEventListeners(remover.signal, 'abort')).toHaveLength(0);
   });
 });
