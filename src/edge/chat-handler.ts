@@ -530,7 +530,10 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   const sent: string[] = [];
   let reported: Usage | undefined;
   try {
-    for await (const chunk of stop ? abortable(chunks, stop.signal) : chunks) {
+    // The drain's end reaches a live stream through the request's signal (the flight aborts
+    // it, and every provider's reader, the coalescer's iterator and the resumable call follow
+    // it), so only a cache replay, which follows no signal, needs the per-chunk guard.
+    for await (const chunk of stop && reuse?.hit ? abortable(chunks, stop.signal) : chunks) {
       if (chunk.type === 'usage') {
         reported = chunk.usage;
         if (!reused.outcome) countTokens(deps, chat.model, served.target.provider, chunk.usage);
