@@ -32,20 +32,18 @@ interface Storage<S> {
   sortedLabelNames: readonly string[];
 }
 
-/** One series of the index: its labels object and its key in prom-client's storage. */
-interface Cell {
-  labels: Record<string, string>;
-  hash: string;
-}
-
-/** Label values → cell, by nested Maps (one level per label). */
-class CellIndex {
+/** Label values → what the series of those values needs (made once), by nested Maps (one level per label). */
+class CellIndex<T> {
   private root = new Map<string, unknown>();
   private size = 0;
 
-  constructor(private readonly storage: Storage<unknown>) {}
+  constructor(
+    private readonly storage: Storage<unknown>,
+    /** Makes a cell from the series' labels object and its key in prom-client's storage. */
+    private readonly make: (labels: Record<string, string>, hash: string) => T,
+  ) {}
 
-  cell(values: readonly string[]): Cell {
+  cell(values: readonly string[]): T {
     const names = this.storage.labelNames;
     if (values.length !== names.length) throw new TypeError(`expected ${names.length} label values (${names.join(', ')}), got ${values.length}`);
     let level = this.root;
@@ -55,7 +53,7 @@ class CellIndex {
       level = next;
     }
     const last = values.length ? values[values.length - 1]! : '';
-    const found = level.get(last) as Cell | undefined;
+    const found = level.get(last) as T | undefined;
     if (found) return found;
     if (++this.size > MAX_CELLS) {
       this.root = new Map();
@@ -64,7 +62,7 @@ class CellIndex {
     }
     const labels: Record<string, string> = {};
     for (let i = 0; i < names.length; i++) labels[names[i]!] = values[i]!;
-    const cell: Cell = { labels, hash: hashOf(this.storage, labels) };
+    const cell = this.make(labels, hashOf(this.storage, labels));
     level.set(last, cell);
     return cell;
   }
@@ -82,6 +80,21 @@ export interface BoundCounter {
   inc(value?: number): void;
 }
 
+function bound(counter: Counter<string>, labels: Record<string, string>, hash: string): BoundCounter {
+  const storage = counter as unknown as Storage<CounterSeries>;
+  return {
+    inc(value = 1) {
+      // prom-client's checks, in its words.
+      if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+      if (value < 0) throw new Error('It is not possible to decrease a counter');
+      const series = storage.hashMap[hash];
+      // A new series (or one reset or removed since): prom-client creates it.
+      if (series) series.value += value;
+      else counter.inc(labels, value);
+    },
+  };
+}
+
 /**
  * `counter.labels(labels)` whose `inc` finds its series by a key computed once. The labels
  * object is kept as given (exposition lists labels in its key order, as prom-client's would).
@@ -89,50 +102,31 @@ export interface BoundCounter {
  * inc creates the series again, exactly as `counter.inc(labels, v)` would.
  */
 export function boundCounter(counter: Counter<string>, labels: Record<string, string>): BoundCounter {
-  const storage = counter as unknown as Storage<CounterSeries>;
-  const hash = hashOf(storage, labels);
-  return {
-    inc(value = 1) {
-      if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-      if (value < 0) throw new Error('It is not possible to decrease a counter');
-      const series = storage.hashMap[hash];
-      if (series) series.value += value;
-      else counter.inc(labels, value);
-    },
-  };
+  return bound(counter, labels, hashOf(counter as unknown as Storage<unknown>, labels));
 }
 
 /** A counter's hot-path side: `inc([route, provider, …], v)`, label values in `labelNames` order. */
 export class FastCounter {
-  private readonly storage: Storage<CounterSeries>;
-  private readonly index: CellIndex;
+  private readonly index: CellIndex<BoundCounter>;
 
-  constructor(private readonly counter: Counter<string>) {
-    this.storage = counter as unknown as Storage<CounterSeries>;
-    this.index = new CellIndex(this.storage);
+  constructor(counter: Counter<string>) {
+    this.index = new CellIndex(counter as unknown as Storage<unknown>, (labels, hash) => bound(counter, labels, hash));
   }
 
   inc(values: readonly string[], value = 1): void {
-    // prom-client's checks, in its words.
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-    if (value < 0) throw new Error('It is not possible to decrease a counter');
-    const cell = this.index.cell(values);
-    const series = this.storage.hashMap[cell.hash];
-    // A new series (or one reset or removed since): prom-client creates it.
-    if (series) series.value += value;
-    else this.counter.inc(cell.labels, value);
+    this.index.cell(values).inc(value);
   }
 }
 
 /** A histogram's hot-path side: `observe([route, …], v)`, label values in `labelNames` order. */
 export class FastHistogram {
   private readonly storage: Storage<HistogramSeries>;
-  private readonly index: CellIndex;
+  private readonly index: CellIndex<{ labels: Record<string, string>; hash: string }>;
   private readonly bounds: readonly number[];
 
   constructor(private readonly histogram: Histogram<string>) {
     this.storage = histogram as unknown as Storage<HistogramSeries>;
-    this.index = new CellIndex(this.storage);
+    this.index = new CellIndex(this.storage, (labels, hash) => ({ labels, hash }));
     this.bounds = (histogram as unknown as { upperBounds: number[] }).upperBounds;
   }
 

@@ -32,8 +32,8 @@ function bufferedStdout(): pino.DestinationStream {
   return dest;
 }
 
-/** JSON logs; credentials are redacted wherever they might appear. `destination`: default standard output, buffered. */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination: pino.DestinationStream = bufferedStdout()): Logger {
+/** JSON logs on standard output (buffered); credentials are redacted wherever they might appear. */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino(
     {
       level,
@@ -43,7 +43,7 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
         censor: '[redacted]',
       },
     },
-    destination,
+    bufferedStdout(),
   );
 }
 

@@ -60,9 +60,6 @@ const amount = (v: unknown): number => (typeof v === 'number' && Number.isFinite
 
 const MODES = ['shared', 'local', 'refusing'] as const;
 
-/** A labelled counter child (fast-metrics.ts: `counter.labels(…)` without hashing per inc). */
-type Child = BoundCounter;
-
 /**
  * The children recordUsage increments for one (route, provider, model, key), made on first use:
  * once instead of `counter.inc({…labels}, v)` per record, no label object and no label hash
@@ -75,11 +72,11 @@ interface Series {
   provider: string;
   model: string;
   key: string;
-  cost?: Child;
-  prompt?: Child;
-  completion?: Child;
-  cachedPrompt?: Child;
-  reasoning?: Child;
+  cost?: BoundCounter;
+  prompt?: BoundCounter;
+  completion?: BoundCounter;
+  cachedPrompt?: BoundCounter;
+  reasoning?: BoundCounter;
 }
 
 /** Series (and cost-unknown children) kept; past it the cache starts over (label caps bound it already). */
@@ -202,7 +199,7 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
 
   // route → provider → model → key → Series; provider → model → cost-unknown child.
   const series = new Map<string, Map<string, Map<string, Map<string, Series>>>>();
-  const unknown = new Map<string, Map<string, Child>>();
+  const unknown = new Map<string, Map<string, BoundCounter>>();
   let cached = 0;
   /** Room for one more cached entry: drops them all at the cap (children are cheap to make again). */
   const makeRoom = () => {
@@ -228,7 +225,7 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
     return made;
   }
 
-  function unknownOf(provider: string, model: string): Child {
+  function unknownOf(provider: string, model: string): BoundCounter {
     const hit = unknown.get(provider)?.get(model);
     if (hit) return hit;
     makeRoom();
@@ -241,7 +238,7 @@ export function createUsageMetrics(registry: Registry, opts: UsageMetricsOptions
   }
 
   /** key_tokens_total's child of a type (same label object, and key order, as `inc({ key, route, provider, model, type })`). */
-  const tokensChild = (s: Series, type: string): Child => boundCounter(keyTokens, { key: s.key, route: s.route, provider: s.provider, model: s.model, type });
+  const tokensChild = (s: Series, type: string): BoundCounter => boundCounter(keyTokens, { key: s.key, route: s.route, provider: s.provider, model: s.model, type });
 
   return {
     /** Counts one finished request's spend and tokens. Never throws (a malformed record counts what it can). */
