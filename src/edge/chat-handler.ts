@@ -396,7 +396,10 @@ async function serveCached(chat: ChatRequest, hit: CacheLookup, res: ServerRespo
   if (hit.stale) headers[DEGRADED_HEADER] = 'stale-cache';
   const reuse: Reuse = { hit: { stale: hit.stale, ageMs: hit.ageMs, ...(hit.answer.target ? { target: hit.answer.target } : {}) } };
   if (chat.stream) {
-    const served: RoutedStream = { stream: { model: response.model, chunks: replayStream(response, { includeUsage: true }) }, target, attempts, upstreamMs: 0, notes: { headers } };
+    // A replay follows no signal: the drain's end reaches it through this guard (a live stream's
+    // reader follows the request's signal, which the flight aborts).
+    const replay = replayStream(response, { includeUsage: true });
+    const served: RoutedStream = { stream: { model: response.model, chunks: stop ? abortable(replay, stop.signal) : replay }, target, attempts, upstreamMs: 0, notes: { headers } };
     await serveStream(chat, served, res, deps, log, finish, stop, usage, safety, reuse);
   } else {
     await serveJson(chat, { response, target, attempts, upstreamMs: 0, notes: { headers } }, res, deps, log, finish, usage, safety, reuse);
@@ -530,10 +533,9 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
   const sent: string[] = [];
   let reported: Usage | undefined;
   try {
-    // The drain's end reaches a live stream through the request's signal (the flight aborts
-    // it, and every provider's reader, the coalescer's iterator and the resumable call follow
-    // it), so only a cache replay, which follows no signal, needs the per-chunk guard.
-    for await (const chunk of stop && reuse?.hit ? abortable(chunks, stop.signal) : chunks) {
+    // The drain's end reaches the stream through the request's signal (the flight aborts it;
+    // providers' readers, the coalescer and the resumable call follow it; a cache replay is guarded where it is made).
+    for await (const chunk of chunks) {
       if (chunk.type === 'usage') {
         reported = chunk.usage;
         if (!reused.outcome) countTokens(deps, chat.model, served.target.provider, chunk.usage);
