@@ -15,6 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool as PoolType } from 'undici';
 // The Pool alone: undici's index also loads fetch, WebSocket, the cache and the mocks (~8 MiB of RSS the router never uses).
 import PoolImpl from 'undici/lib/dispatcher/pool.js';
+import { LiveList, type LiveEntry } from '../../src/core/live-list.js';
 import { ResponseTooLargeError, UpstreamProtocolError } from './node-fetch.js';
 import { SseParser, type SseEvent } from './sse-parser.js';
 
@@ -190,7 +191,7 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
   });
   let closed = false;
   /** Calls not yet settled or ended, with the function that fails them. */
-  const live = new Set<(err: Error) => void>();
+  const live = new LiveList<(err: Error) => void>();
   /**
    * Calls go to the pool only when a connection is theirs (at most maxSockets at once); the
    * others wait here. A call aborted while it waits just leaves this queue: nothing was handed
@@ -198,15 +199,11 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
    * that connection and so destroy the socket (one reconnect per abandoned call).
    */
   let running = 0;
-  const waiting = new Set<() => void>();
+  const waiting = new LiveList<() => void>();
   const next = () => {
     running--;
     if (closed) return;
-    for (const start of waiting) {
-      waiting.delete(start);
-      start();
-      return;
-    }
+    waiting.shift()?.();
   };
 
   function post(call: UpstreamCall, stream: boolean): Promise<WholeAnswer | EventAnswer> {
@@ -239,8 +236,8 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
       const cleanup = () => {
         stopTimer();
         signal?.removeEventListener('abort', onAbort);
-        live.delete(kill);
-        waiting.delete(start);
+        live.remove(liveEntry);
+        if (waitEntry) waiting.remove(waitEntry);
       };
       /** Ends the call with `err`: the promise if still open, else the event stream. */
       const kill = (err: Error) => {
@@ -257,7 +254,8 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
         timer = setTimeout(() => kill(new CallTimeoutError(timeoutMs)), timeoutMs);
         timer.unref?.();
       }
-      live.add(kill);
+      const liveEntry = live.add(kill);
+      let waitEntry: LiveEntry<() => void> | undefined;
 
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(c) {
@@ -341,7 +339,7 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
         }
       }
       if (running < opts.maxSockets) start();
-      else waiting.add(start);
+      else waitEntry = waiting.add(start);
     });
   }
 
@@ -356,7 +354,7 @@ export function createUpstreamHttp(baseURL: string, opts: UpstreamHttpOptions): 
       if (closed) return;
       closed = true;
       const err = new UpstreamTransportError(Object.assign(new Error('provider closed'), { code: 'ECONNABORTED' }));
-      for (const kill of [...live]) kill(err);
+      for (const kill of live.values()) kill(err);
       waiting.clear();
       void pool.destroy(err).catch(() => {});
     },

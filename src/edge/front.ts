@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { LiveList } from '../core/live-list.js';
 import { sendAndClose } from './connection.js';
 import { handleCors, type CorsConfig } from './cors.js';
 import { wireError } from './http-errors.js';
@@ -67,19 +68,20 @@ export interface Front {
 }
 
 export function createFront(app: (req: IncomingMessage, res: ServerResponse) => void, opts: FrontOptions): Front {
-  // Answers under way, so that a drain can close their connections once they are done.
-  const open = new Set<ServerResponse>();
+  // Answers under way, so that a drain can close their connections once they are done (a list,
+  // not a Set: see live-list.ts for what a Set churned once per request cost).
+  const open = new LiveList<ServerResponse>();
   let draining = false;
   const startDrain = () => {
     draining = true;
-    for (const res of open) {
+    for (const res of open.values()) {
       if (!res.headersSent) res.setHeader('connection', 'close');
       else endAfter(res);
     }
   };
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    open.add(res);
-    res.once('close', () => open.delete(res));
+    const entry = open.add(res);
+    res.once('close', () => open.remove(entry));
     try {
       const path = originForm(req.url ?? '');
       if (path === undefined) {

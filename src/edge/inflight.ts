@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { LightController } from '../core/light-abort.js';
+import { LiveList, type LiveEntry } from '../core/live-list.js';
 import { wireError, type WireError } from './http-errors.js';
 
 export const SHUTTING_DOWN = 'server_shutting_down';
@@ -49,8 +50,11 @@ class FlightEntry implements Flight {
   stopped = false;
   reason: unknown = undefined;
 
+  /** This flight's place in the registry's list (set by begin). */
+  entry: LiveEntry<FlightEntry> | undefined;
+
   constructor(
-    private readonly live: Set<FlightEntry>,
+    private readonly live: LiveList<FlightEntry>,
     private readonly settle: () => void,
   ) {}
 
@@ -96,13 +100,15 @@ class FlightEntry implements Flight {
     if (this.over) return;
     this.over = true;
     this.hooks = undefined;
-    this.live.delete(this);
+    if (this.entry) this.live.remove(this.entry);
+    this.entry = undefined;
     this.settle();
   }
 }
 
 export function createInflightRegistry(): InflightRegistry {
-  const live = new Set<FlightEntry>();
+  // A list, not a Set: see live-list.ts.
+  const live = new LiveList<FlightEntry>();
   let waiters: Array<() => void> = [];
   const settle = () => {
     if (live.size) return;
@@ -113,14 +119,14 @@ export function createInflightRegistry(): InflightRegistry {
   return {
     begin() {
       const flight = new FlightEntry(live, settle);
-      live.add(flight);
+      flight.entry = live.add(flight);
       return flight;
     },
     get size() {
       return live.size;
     },
     interrupt() {
-      for (const flight of [...live]) flight.stop(new DOMException('the router is shutting down', 'AbortError'));
+      for (const flight of live.values()) flight.stop(new DOMException('the router is shutting down', 'AbortError'));
     },
     idle() {
       return live.size ? new Promise<void>((resolve) => waiters.push(resolve)) : Promise.resolve();
