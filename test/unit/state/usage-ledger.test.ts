@@ -85,3 +85,80 @@ describe('UsageLedger', () => {
     expect(got).toEqual([record]);
   });
 });
+
+describe('UsageLedger group commit', () => {
+  /** Counts FileHandle.sync calls (every fsync the ledger makes goes through one, the folder's too: a new file's directory entry is synced once). */
+  async function countSyncs(): Promise<{ count: () => number; restore: () => void }> {
+    const { open } = await import('node:fs/promises');
+    const probe = await open(path.join(root, 'probe'), 'a');
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const real = proto.sync;
+    let n = 0;
+    proto.sync = function (this: unknown) {
+      n++;
+      return real.call(this);
+    };
+    return { count: () => n, restore: () => void (proto.sync = real) };
+  }
+
+  it('writes every batch at once but fsyncs at most once per syncEveryMs, then on a timer, and close() syncs what is left', async () => {
+    const syncs = await countSyncs();
+    try {
+      const dir = freshDir();
+      const ledger = new UsageLedger({ dir, batchRecords: 1, syncEveryMs: 400 });
+      for (let i = 0; i < 5; i++) {
+        ledger.append(usageRecord({ requestId: `g${i}` }));
+        await ledger.flush();
+      }
+      // Every record is in the file already (a process crash loses none of them)...
+      expect((await readFile(path.join(dir, 'usage-2026-03-01.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(5);
+      // ...but only the first batch was fsynced (and the new file's folder); the rest wait for the timer.
+      expect(syncs.count()).toBe(2);
+      await waitFor(() => syncs.count() === 3, 3_000, 'the group-commit timer');
+      ledger.append(usageRecord({ requestId: 'last' }));
+      await ledger.flush();
+      const before = syncs.count();
+      await ledger.close();
+      expect(syncs.count()).toBeGreaterThanOrEqual(before);
+      expect(await all(ledger)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4', 'last']);
+    } finally {
+      syncs.restore();
+    }
+  });
+
+  it('close() fsyncs a batch written since the last sync, and syncs each day file written', async () => {
+    const syncs = await countSyncs();
+    try {
+      const dir = freshDir();
+      const ledger = new UsageLedger({ dir, syncEveryMs: 60_000 });
+      ledger.append(usageRecord({ requestId: 'a', time: '2026-03-01T23:59:59.000Z' }));
+      await ledger.flush(); // synced: the first write (the file, then its folder)
+      expect(syncs.count()).toBe(2);
+      ledger.append(usageRecord({ requestId: 'b', time: '2026-03-01T23:59:59.500Z' }));
+      ledger.append(usageRecord({ requestId: 'c', time: '2026-03-02T00:00:00.500Z' }));
+      await ledger.flush(); // two files written, neither synced (within syncEveryMs); the new one's folder is
+      expect(syncs.count()).toBe(3);
+      await ledger.close();
+      expect(syncs.count()).toBe(5);
+    } finally {
+      syncs.restore();
+    }
+  });
+
+  it('syncEveryMs 0 fsyncs every batch', async () => {
+    const syncs = await countSyncs();
+    try {
+      const ledger = new UsageLedger({ dir: freshDir(), batchRecords: 1, syncEveryMs: 0 });
+      for (let i = 0; i < 3; i++) {
+        ledger.append(usageRecord({ requestId: `s${i}` }));
+        await ledger.flush();
+      }
+      expect(syncs.count()).toBe(4); // three batches and the new file's folder
+      await ledger.close();
+      expect(syncs.count()).toBe(4);
+    } finally {
+      syncs.restore();
+    }
+  });
+});
