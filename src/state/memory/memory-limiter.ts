@@ -51,7 +51,17 @@ interface Reservation {
 interface StoredRate extends RateLevel {
   limit: number;
   windowMs: number;
+  /** When the bucket last moved to the end of the recency order (see touchRate). */
+  placedAtMs: number;
 }
+
+/**
+ * A rate bucket written again within this long keeps its place in the recency order and is
+ * updated in place. Moving it on every write (a Map delete and set, a new object) churned the
+ * map once per request; the order only decides which buckets the cap evicts first, and being
+ * up to a second out of date there can only give a key a fresh bucket early.
+ */
+const RECENCY_SLACK_MS = 1000;
 
 interface StoredPeriod extends PeriodLevel {
   period: BudgetPeriod;
@@ -115,7 +125,7 @@ export class MemoryLimiter implements LimiterStore {
       if (delta === 0) continue;
       if (part.kind === 'rate') {
         const tokens = rateTokensNow(this.rate.get(part.key), part.limit, part.windowMs, nowMs);
-        this.touch(this.rate, part.key, { tokens: correctRate(tokens, part.limit, delta), atMs: nowMs, limit: part.limit, windowMs: part.windowMs });
+        this.touchRate(part.key, correctRate(tokens, part.limit, delta), nowMs, part.limit, part.windowMs);
       } else {
         const { startMs } = periodBounds(part.period, nowMs);
         const stored = this.period.get(part.key);
@@ -154,7 +164,7 @@ export class MemoryLimiter implements LimiterStore {
 
   private write(spec: BucketSpec, after: CurrentLevel, nowMs: number, id: string, res: Reservation): void {
     if (spec.kind === 'rate' && after.kind === 'rate') {
-      this.touch(this.rate, spec.key, { tokens: after.tokens, atMs: nowMs, limit: spec.limit, windowMs: spec.windowMs });
+      this.touchRate(spec.key, after.tokens, nowMs, spec.limit, spec.windowMs);
       res.parts.push({ kind: 'rate', key: spec.key, amount: spec.amount, limit: spec.limit, windowMs: spec.windowMs });
     } else if (spec.kind === 'period' && after.kind === 'period') {
       this.period.set(spec.key, { spent: after.spent, startMs: after.startMs, period: spec.period });
@@ -175,10 +185,18 @@ export class MemoryLimiter implements LimiterStore {
     }
   }
 
-  /** Map insertion order doubles as recency: re-insert on every write. */
-  private touch<V>(map: Map<string, V>, key: string, value: V): void {
-    map.delete(key);
-    map.set(key, value);
+  /** Map insertion order doubles as recency: a write re-inserts the bucket, unless it moved within RECENCY_SLACK_MS. */
+  private touchRate(key: string, tokens: number, atMs: number, limit: number, windowMs: number): void {
+    const stored = this.rate.get(key);
+    if (stored && atMs - stored.placedAtMs < RECENCY_SLACK_MS && atMs >= stored.placedAtMs) {
+      stored.tokens = tokens;
+      stored.atMs = atMs;
+      stored.limit = limit;
+      stored.windowMs = windowMs;
+      return;
+    }
+    this.rate.delete(key);
+    this.rate.set(key, { tokens, atMs, limit, windowMs, placedAtMs: atMs });
   }
 
   /** Drops what no longer changes any answer, so memory stays bounded by live use. */
