@@ -544,15 +544,12 @@ async function serveStream(chat: ChatRequest, served: RoutedStream, res: ServerR
         if (chunk.refusal) sent.push(chunk.refusal);
         for (const t of chunk.toolCalls ?? []) sent.push(`${t.function?.name ?? ''}${t.function?.arguments ?? ''}`);
       }
-      const wire = encoder.encode(chunk);
-      if (wire && chunk.type === 'usage' && usage) {
-        // The cost of the answer, priced by the target that served: null when its price is unknown.
-        const cost = reused.outcome ? 0 : usage.costOf(served.target, chunk.usage);
-        (wire.usage as Record<string, unknown>).cost_usd = cost === null ? null : Number(formatUsd(cost));
-      }
+      // The cost of the answer on its usage chunk, priced by the target that served: null when its price is unknown.
+      const cost = chunk.type === 'usage' && usage && chat.includeUsage ? (reused.outcome ? 0 : usage.costOf(served.target, chunk.usage)) : undefined;
+      const wire = encoder.encodeJson(chunk, cost === undefined ? undefined : { cost_usd: cost === null ? null : Number(formatUsd(cost)) });
       if (wire) {
         // Awaited only when the socket is backed up (or the event goes to a resumable buffer).
-        const written = emit(JSON.stringify(wire));
+        const written = emit(wire);
         if (written) await written;
       }
       if (gone()) break;

@@ -69,6 +69,8 @@ export class WireChunkEncoder {
   private readonly started = new Set<number>();
   private readonly finished = new Set<number>();
   private sentAny = false;
+  /** The serialised envelope (see encodeJson), made on first use. */
+  private prefix: string | undefined;
 
   constructor(private readonly env: WireEnvelope, private readonly includeUsage: boolean) {}
 
@@ -89,8 +91,8 @@ export class WireChunkEncoder {
     return { role: 'assistant', content: '' };
   }
 
-  /** The wire chunk for an internal chunk, or null when nothing goes out (e.g. usage not asked). */
-  encode(chunk: ChatChunk): Obj | null {
+  /** The choices and usage of the wire chunk for an internal chunk, or null when nothing goes out (e.g. usage not asked). */
+  private parts(chunk: ChatChunk): { choices: Obj[]; usage?: Obj } | null {
     switch (chunk.type) {
       case 'delta': {
         if (this.finished.has(chunk.index)) return null;
@@ -98,18 +100,49 @@ export class WireChunkEncoder {
         if (chunk.text !== undefined) delta.content = chunk.text;
         if (chunk.toolCalls) delta.tool_calls = chunk.toolCalls;
         if (chunk.refusal !== undefined) delta.refusal = chunk.refusal;
-        return this.frame([{ index: chunk.index, delta, logprobs: chunk.logprobs ?? null, finish_reason: null }]);
+        return { choices: [{ index: chunk.index, delta, logprobs: chunk.logprobs ?? null, finish_reason: null }] };
       }
       case 'finish': {
         if (this.finished.has(chunk.index)) return null;
         this.finished.add(chunk.index);
         const choice: Obj = { index: chunk.index, delta: this.roleDelta(chunk.index), logprobs: null, finish_reason: chunk.finish };
         if (chunk.contentFilterResults) choice.content_filter_results = chunk.contentFilterResults;
-        return this.frame([choice]);
+        return { choices: [choice] };
       }
       case 'usage':
-        return this.includeUsage ? this.frame([], toWireUsage(chunk.usage)) : null;
+        return this.includeUsage ? { choices: [], usage: toWireUsage(chunk.usage) } : null;
     }
+  }
+
+  /** The wire chunk for an internal chunk, or null when nothing goes out (e.g. usage not asked). */
+  encode(chunk: ChatChunk): Obj | null {
+    const p = this.parts(chunk);
+    return p && this.frame(p.choices, p.usage);
+  }
+
+  /**
+   * `JSON.stringify(encode(chunk))` with `usageExtra`'s fields appended to a usage chunk's
+   * `usage` (the router's cost_usd), from the envelope serialised once per stream: per chunk
+   * only the choices (and usage) are serialised, and no envelope object is built.
+   */
+  encodeJson(chunk: ChatChunk, usageExtra?: Obj): string | null {
+    const p = this.parts(chunk);
+    if (!p) return null;
+    let text = (this.prefix ??= this.envelopePrefix()) + JSON.stringify(p.choices);
+    if (!this.sentAny && this.env.promptFilterResults?.length) text += `,"prompt_filter_results":${JSON.stringify(this.env.promptFilterResults)}`;
+    this.sentAny = true;
+    if (p.usage) {
+      if (usageExtra) copyFields(p.usage, usageExtra);
+      text += `,"usage":${JSON.stringify(p.usage)}`;
+    }
+    return `${text}}`;
+  }
+
+  /** `{"id":…,"object":"chat.completion.chunk","created":…,"model":…[,"system_fingerprint":…],"choices":` as frame() orders them. */
+  private envelopePrefix(): string {
+    const e = this.env;
+    const fingerprint = e.systemFingerprint !== undefined ? `,"system_fingerprint":${JSON.stringify(e.systemFingerprint)}` : '';
+    return `{"id":${JSON.stringify(e.id)},"object":"chat.completion.chunk","created":${JSON.stringify(e.created)},"model":${JSON.stringify(e.model)}${fingerprint},"choices":`;
   }
 
   /** Whether every choice that started has finished. */
