@@ -455,6 +455,25 @@ async function main(): Promise<void> {
       console.log('\ngoals (the performance issue):');
       for (const g of goals) console.log(`  ${g.met ? 'met    ' : 'NOT MET'}  ${g.goal}: ${fmt(g.value, 3)}`);
     }
+    // The same comparison round by round (each pair measured seconds apart): on a noisy machine
+    // the best-of figures above can pair one server's fast moment with another's slow one.
+    const perRound = (a: Name, b: Name) => {
+      const of = (f: (r: Round, n: Name) => number | undefined) => roundsOut.map((r) => {
+        const x = f(r, a);
+        const y = f(r, b);
+        return x !== undefined && y !== undefined ? x / y : undefined;
+      }).filter((v): v is number => v !== undefined);
+      return {
+        cpuPerRequest: of((r, n) => r.nonStream[n]?.cpuMsPerRequest),
+        rps: of((r, n) => r.nonStream[n]?.rps),
+        cpuPerStream: of((r, n) => r.stream[n]?.cpuMsPerRequest),
+      };
+    };
+    const roundRatios = targets.router && targets.lean ? perRound('router', 'lean') : undefined;
+    if (roundRatios) {
+      const show = (v: number[]) => `${v.map((x) => `${fmt(x)}×`).join(' / ')} (median ${fmt(percentile(v, 0.5))}×)`;
+      console.log(`\nrouter / lean within each round (not the goals' figures, which are best of rounds): CPU/request ${show(roundRatios.cpuPerRequest)}; rps ${show(roundRatios.rps)}; CPU/stream ${show(roundRatios.cpuPerStream)}`);
+    }
     const direct = roundsOut.map((r) => r.ttft.direct!);
     console.log(`\nfirst data event direct to the upstream: p50 ${direct.map((d) => fmt(d.p50, 3)).join(' / ')} ms, p99 ${direct.map((d) => fmt(d.p99, 3)).join(' / ')} ms (per round)`);
     for (const o of overhead) console.log(`router's own llm_router_overhead_seconds${o.labels}: mean ${fmt(o.meanMs, 3)} ms over ${o.count} requests`);
@@ -493,6 +512,7 @@ async function main(): Promise<void> {
         ratios: ratios ?? null,
         ratiosVsBefore: ratiosVsBefore ?? null,
         goals,
+        routerLeanPerRound: roundRatios ?? null,
         routerOverheadMetric: overhead,
         beforeOverheadMetric: beforeOverhead ?? null,
         rounds: roundsOut,
