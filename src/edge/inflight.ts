@@ -50,13 +50,15 @@ class FlightEntry implements Flight {
   stopped = false;
   reason: unknown = undefined;
 
-  /** This flight's place in the registry's list (set by begin). */
-  entry: LiveEntry<FlightEntry> | undefined;
+  /** This flight's place in the registry's list. */
+  private readonly entry: LiveEntry<FlightEntry>;
 
   constructor(
     private readonly live: LiveList<FlightEntry>,
     private readonly settle: () => void,
-  ) {}
+  ) {
+    this.entry = live.add(this);
+  }
 
   get signal(): AbortSignal {
     if (!this.ctl) {
@@ -100,8 +102,7 @@ class FlightEntry implements Flight {
     if (this.over) return;
     this.over = true;
     this.hooks = undefined;
-    if (this.entry) this.live.remove(this.entry);
-    this.entry = undefined;
+    this.live.remove(this.entry);
     this.settle();
   }
 }
@@ -118,9 +119,7 @@ export function createInflightRegistry(): InflightRegistry {
   };
   return {
     begin() {
-      const flight = new FlightEntry(live, settle);
-      flight.entry = live.add(flight);
-      return flight;
+      return new FlightEntry(live, settle);
     },
     get size() {
       return live.size;

@@ -164,22 +164,17 @@ export class UsageLedger implements UsageSink {
     const fh = await open(file, 'a', 0o600);
     try {
       await fh.write(data);
-      if (Date.now() - this.lastSyncMs >= this.syncEveryMs) {
-        this.lastSyncMs = Date.now();
-        await fh.sync();
-        this.unsynced.delete(file);
-        // Any other file written since its last sync (a batch across midnight) goes now too.
-        if (this.unsynced.size) await this.syncPending();
-      } else {
-        this.unsynced.add(file);
-        this.syncTimer ??= setTimeout(() => {
-          this.syncTimer = undefined;
-          void this.syncPending();
-        }, Math.max(0, this.lastSyncMs + this.syncEveryMs - Date.now())).unref();
-      }
     } finally {
       await fh.close();
     }
+    // Group commit: synced now when the last sync is syncEveryMs old, else by the timer.
+    this.unsynced.add(file);
+    if (Date.now() - this.lastSyncMs >= this.syncEveryMs) await this.syncPending();
+    else
+      this.syncTimer ??= setTimeout(() => {
+        this.syncTimer = undefined;
+        void this.syncPending();
+      }, Math.max(0, this.lastSyncMs + this.syncEveryMs - Date.now())).unref();
     part.size += bytes;
     this.parts.set(day, part);
     // A new file's directory entry must be durable too, or a crash could lose the whole file.
