@@ -28,4 +28,79 @@ describe('BatchQueue', () => {
     // flush settles (it used to spin on a settled `draining` promise forever).
     await Promise.race([q.flush(), sleep(500).then(() => Promise.reject(new Error('flush hung')))]);
   });
+
+  it('gives what arrives during a write its own interval, not a batch right after the write', async () => {
+    const batches: number[][] = [];
+    const q = new BatchQueue<number>({
+      name: 'test',
+      intervalMs: 150,
+      write: async (batch) => {
+        await sleep(40);
+        batches.push(batch);
+      },
+    });
+    q.push(1);
+    await sleep(170); // the first batch is being written
+    q.push(2);
+    q.push(3);
+    await sleep(100); // the write ended ~60 ms ago: 2 and 3 wait for their interval
+    expect(batches).toEqual([[1]]);
+    await sleep(200);
+    expect(batches).toEqual([[1], [2, 3]]);
+  });
+
+  it('writes a full batch that filled during a write at once, and flush takes everything', async () => {
+    const batches: number[][] = [];
+    let release: () => void = () => {};
+    const q = new BatchQueue<number>({
+      name: 'test',
+      intervalMs: 10_000,
+      maxBatch: 2,
+      write: async (batch) => {
+        await new Promise<void>((r) => (release = r));
+        batches.push(batch);
+      },
+    });
+    q.push(1);
+    q.push(2); // a full batch: written at once
+    await sleep(20);
+    q.push(3);
+    q.push(4); // full again while the first is being written
+    q.push(5);
+    release();
+    await sleep(20);
+    expect(batches).toEqual([[1, 2]]);
+    release(); // [3, 4] was taken on without waiting for the interval
+    await sleep(20);
+    expect(batches).toEqual([[1, 2], [3, 4]]);
+    // 5 waits for its interval (10 s) unless flushed: flush writes it now.
+    const flushed = q.flush();
+    await sleep(20);
+    release();
+    await flushed;
+    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+    expect(q.stats()).toMatchObject({ queued: 0, written: 5 });
+  });
+
+  it('flush during a running write also writes what came in meanwhile', async () => {
+    const batches: number[][] = [];
+    let release: () => void = () => {};
+    const q = new BatchQueue<number>({
+      name: 'test',
+      intervalMs: 10,
+      write: async (batch) => {
+        await new Promise<void>((r) => (release = r));
+        batches.push(batch);
+      },
+    });
+    q.push(1);
+    await sleep(30); // writing [1]
+    q.push(2);
+    const flushed = q.flush();
+    release();
+    await sleep(10);
+    release();
+    await flushed;
+    expect(batches).toEqual([[1], [2]]);
+  });
 });
