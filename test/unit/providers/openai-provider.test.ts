@@ -381,6 +381,36 @@ describe('openai provider: stream failures', () => {
     await vi.waitFor(() => expect(up.chatRequests()[0]!.clientClosed).toBe(true));
   });
 
+  it('return() while a read waits on a stalled upstream closes the call, and the waiting read ends the stream', async () => {
+    up.script({ stallAfterChunks: 2, stallMs: 10_000 });
+    const s = await provider().stream(request({ stream: true }), target, { signal: signal() });
+    const it = s.chunks[Symbol.asyncIterator]();
+    const seen: ChatChunk[] = [];
+    let r = await it.next();
+    while (!r.done && textOf(seen) !== 'echo: ') {
+      seen.push(r.value);
+      if (textOf(seen) === 'echo: ') break;
+      r = await it.next();
+    }
+    const waiting = it.next(); // the upstream is silent: this read waits
+    const second = it.next(); // queued behind it
+    await new Promise((res) => setTimeout(res, 30));
+    await expect(it.return!()).resolves.toEqual({ done: true, value: undefined });
+    await expect(waiting).resolves.toEqual({ done: true, value: undefined });
+    await expect(second).resolves.toEqual({ done: true, value: undefined });
+    await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+    await vi.waitFor(() => expect(up.chatRequests()[0]!.clientClosed).toBe(true));
+  });
+
+  it('reads after the end (or after a failure) stay done', async () => {
+    const s = await provider().stream(request({ stream: true }), target, { signal: signal() });
+    const it = s.chunks[Symbol.asyncIterator]();
+    const seen = await collect({ [Symbol.asyncIterator]: () => it });
+    expect(textOf(seen)).toBe('echo: hello world');
+    await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+    await expect(it.return!()).resolves.toEqual({ done: true, value: undefined });
+  });
+
   it('a stream stalled past timeoutMs after the first event is not timed out by the provider (the router owns idle time)', async () => {
     up.script({ stallAfterChunks: 2, stallMs: 300 });
     const s = await provider({ timeoutMs: 100 }).stream(request({ stream: true }), target, { signal: signal() });
