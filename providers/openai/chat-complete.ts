@@ -274,8 +274,9 @@ function readChunks(api: UpstreamApi, events: UpstreamEvents, head: StreamHead, 
   /** The next chunk without waiting, or undefined when the upstream must be waited for. */
   const step = (): IteratorResult<ChatChunk> | undefined => {
     for (;;) {
-      if (at < chunks.length) return { done: false, value: chunks[at++]! };
+      // Given up (return()) or failed: nothing more, not even the rest of the last event.
       if (over) return DONE;
+      if (at < chunks.length) return { done: false, value: chunks[at++]! };
       let ev: unknown;
       if (buffered < head.events.length) ev = head.events[buffered++];
       else if (head.ended) return end();
