@@ -255,11 +255,14 @@ function readChunks(api: UpstreamApi, events: UpstreamEvents, head: StreamHead, 
   /** A read waiting for the upstream (a second next() meanwhile queues behind it). */
   let waiting: Promise<IteratorResult<ChatChunk>> | undefined;
 
+  /** Stops reading before the end (given up or failed): the upstream call is closed. */
+  const stop = () => {
+    if (over) return;
+    over = true;
+    events.queue.close();
+  };
   const fail = (err: unknown): Error => {
-    if (!over) {
-      over = true;
-      events.queue.close();
-    }
+    stop();
     return classify(api, err, signal);
   };
   /** The stream's end: whole only when every started choice finished. */
@@ -306,11 +309,10 @@ function readChunks(api: UpstreamApi, events: UpstreamEvents, head: StreamHead, 
       return Promise.reject(fail(err));
     }
     if (r) return Promise.resolve(r);
-    const w = (waiting = events.queue.wait().then(() => {
+    return (waiting = events.queue.wait().then(() => {
       waiting = undefined;
       return next();
     }));
-    return w;
   };
   return {
     [Symbol.asyncIterator]() {
@@ -318,10 +320,7 @@ function readChunks(api: UpstreamApi, events: UpstreamEvents, head: StreamHead, 
     },
     next,
     return(): Promise<IteratorResult<ChatChunk>> {
-      if (!over) {
-        over = true;
-        events.queue.close();
-      }
+      stop();
       return Promise.resolve(DONE);
     },
   };

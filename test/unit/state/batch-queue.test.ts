@@ -3,6 +3,21 @@ import { BatchQueue } from '../../../src/state/batch-queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A queue whose writer holds each batch until `release()`; `batches` lists what was written. */
+function gatedQueue(options: { intervalMs: number; maxBatch?: number }) {
+  const batches: number[][] = [];
+  let gate: () => void = () => {};
+  const q = new BatchQueue<number>({
+    name: 'test',
+    ...options,
+    write: async (batch) => {
+      await new Promise<void>((r) => (gate = r));
+      batches.push(batch);
+    },
+  });
+  return { q, batches, release: () => gate() };
+}
+
 describe('BatchQueue', () => {
   it('keeps writing after a timer fires with nothing left to write (an earlier drain took it)', async () => {
     const written: number[] = [];
@@ -50,17 +65,7 @@ describe('BatchQueue', () => {
   });
 
   it('writes a full batch that filled during a write at once, and flush takes everything', async () => {
-    const batches: number[][] = [];
-    let release: () => void = () => {};
-    const q = new BatchQueue<number>({
-      name: 'test',
-      intervalMs: 10_000,
-      maxBatch: 2,
-      write: async (batch) => {
-        await new Promise<void>((r) => (release = r));
-        batches.push(batch);
-      },
-    });
+    const { q, batches, release } = gatedQueue({ intervalMs: 10_000, maxBatch: 2 });
     q.push(1);
     q.push(2); // a full batch: written at once
     await sleep(20);
@@ -83,16 +88,7 @@ describe('BatchQueue', () => {
   });
 
   it('flush during a running write also writes what came in meanwhile', async () => {
-    const batches: number[][] = [];
-    let release: () => void = () => {};
-    const q = new BatchQueue<number>({
-      name: 'test',
-      intervalMs: 10,
-      write: async (batch) => {
-        await new Promise<void>((r) => (release = r));
-        batches.push(batch);
-      },
-    });
+    const { q, batches, release } = gatedQueue({ intervalMs: 10 });
     q.push(1);
     await sleep(30); // writing [1]
     q.push(2);
